@@ -1,1 +1,37 @@
-//! placeholder
+//! paywarden's storage.
+//!
+//! One [`Store`] speaks to SQLite (the embedded default) or PostgreSQL
+//! (production), chosen by the URL scheme. The SQL is shared wherever the
+//! two dialects agree (`$n` placeholders, `ON CONFLICT`, `RETURNING`, row
+//! value comparison); what differs (connection setup, how a write
+//! transaction begins, row locks) lives in `backend/`. Each backend has its
+//! own migrations under `migrations/<backend>/`, with matching names.
+//!
+//! Work is grouped by aggregate: the event inbox ([`EventInbox`] inside a
+//! transaction, [`EventLog`] for reads), projections ([`ProjectionWriter`]),
+//! and operator keys ([`ApiKeys`]). The rules that protect money and
+//! exactly-once delivery are constraints in both schemas, not only code.
+#![forbid(unsafe_code)]
+
+mod accounts;
+mod api_keys;
+mod backend;
+mod error;
+mod events;
+mod projections;
+mod reads;
+mod row;
+mod store;
+mod time;
+
+pub use api_keys::{ApiKey, ApiKeyRole, ApiKeys, NewApiKey};
+pub use backend::Backend;
+pub use error::StoreError;
+pub use events::{
+    Claim, EventFilter, EventInbox, EventLog, EventOutcome, EventPage, EventStatus, NewEvent,
+    StoredEvent,
+};
+pub use projections::{ApplyContext, ProjectionWriter};
+pub use reads::{AccountView, ProjectionCounts, ProjectionReader, SubscriptionView};
+pub use store::{DatabaseUrl, Store, StoreOptions, StoreTx};
+pub use time::now_ms;

@@ -1,0 +1,98 @@
+//! Applying a planned projection: the rows one event changes.
+//!
+//! Object rows are written only when the incoming state's precedence beats
+//! the stored one (see `paywarden_core::precedence`); fact rows are
+//! insert-once under a unique key. Both make a repeated apply a no-op.
+//! All changes of one event run inside a savepoint, so an event whose
+//! changes cannot be written leaves nothing behind and can be marked failed
+//! in the same transaction.
+
+mod facts;
+mod objects;
+mod subscriptions;
+
+use std::future::Future;
+
+use paywarden_core::projection::Change;
+use paywarden_core::Currency;
+use sqlx::{AnyConnection, Connection};
+
+use crate::error::StoreError;
+use crate::store::StoreTx;
+
+/// Settings a projection needs from configuration.
+#[derive(Debug, Clone)]
+pub struct ApplyContext {
+    /// The daily cap a newly provisioned account starts with.
+    pub default_daily_cap: i64,
+    /// Now, in unix milliseconds.
+    pub now: i64,
+}
+
+/// Applying projections, inside a transaction.
+pub trait ProjectionWriter {
+    /// Applies all changes of one event, or none of them.
+    fn apply_changes(
+        &mut self,
+        changes: &[Change],
+        ctx: &ApplyContext,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl ProjectionWriter for StoreTx {
+    async fn apply_changes(
+        &mut self,
+        changes: &[Change],
+        ctx: &ApplyContext,
+    ) -> Result<(), StoreError> {
+        let mut savepoint = (*self.tx).begin().await?;
+        for change in changes {
+            if let Err(err) = apply(&mut savepoint, change, ctx).await {
+                savepoint.rollback().await?;
+                return Err(err);
+            }
+        }
+        savepoint.commit().await?;
+        Ok(())
+    }
+}
+
+async fn apply(
+    conn: &mut AnyConnection,
+    change: &Change,
+    ctx: &ApplyContext,
+) -> Result<(), StoreError> {
+    match change {
+        Change::Customer(record) => objects::customer(conn, record, ctx).await,
+        Change::CustomerLink(link) => objects::customer_link(conn, link, ctx).await,
+        Change::Product(record) => objects::product(conn, record, ctx).await,
+        Change::Price(record) => objects::price(conn, record, ctx).await,
+        Change::CheckoutSession(record) => objects::checkout_session(conn, record, ctx).await,
+        Change::Subscription(record) => subscriptions::snapshot(conn, record, ctx).await,
+        Change::SubscriptionActivation(activation) => {
+            subscriptions::activate(conn, activation, ctx).await
+        }
+        Change::ProvisionAccount(provision) => {
+            crate::accounts::provision(conn, provision, ctx).await
+        }
+        Change::Payment(record) => facts::payment(conn, record).await,
+        Change::PaymentFailure(record) => facts::payment_failure(conn, record).await,
+        Change::Notification(record) => facts::notification(conn, record).await,
+        Change::Refund(record) => objects::refund(conn, record, ctx).await,
+        Change::Dispute(record) => objects::dispute(conn, record, ctx).await,
+        Change::PaymentMethod(record) => objects::payment_method(conn, record, ctx).await,
+    }
+}
+
+/// The `ON CONFLICT … WHERE` guard: the incoming state (`excluded`) must
+/// have a greater precedence than the stored one, or the row must hold none.
+fn newer_than(table: &str) -> String {
+    format!(
+        "{table}.src_created IS NULL OR (excluded.src_terminal, excluded.src_created, excluded.src_rank, excluded.src_event) \
+         > ({table}.src_terminal, {table}.src_created, {table}.src_rank, {table}.src_event)"
+    )
+}
+
+fn currency_text(currency: Option<Currency>) -> Option<String> {
+    currency.map(|c| c.as_str().to_owned())
+}

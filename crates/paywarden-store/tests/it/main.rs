@@ -1,0 +1,3 @@
+//! Storage conformance: every case runs against SQLite and PostgreSQL.
+
+mod smoke;
