@@ -1,1 +1,13 @@
-//! placeholder
+//! paywarden's use cases: what happens when a webhook arrives, when a
+//! failed event is retried, when an operator lists events or creates a
+//! key. This crate owns transactions and never sees HTTP types; the HTTP
+//! layer and the CLI both call into it.
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod events;
+pub mod keys;
+pub mod retry;
+pub mod webhooks;
+
+pub use error::AppError;

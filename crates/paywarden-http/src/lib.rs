@@ -1,1 +1,86 @@
-//! placeholder
+//! paywarden's HTTP surface.
+//!
+//! Routers for the Stripe webhook, health probes and the admin API; the
+//! extractors that authenticate operators; request ids and request logs;
+//! and the one place where errors become HTTP responses (`error.rs`). No
+//! SQL here: handlers call the use cases in `paywarden-app`.
+#![forbid(unsafe_code)]
+
+mod admin;
+mod auth;
+mod error;
+mod extract;
+mod health;
+mod observability;
+mod webhooks;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use paywarden_app::webhooks::WebhookInbox;
+use paywarden_store::Store;
+use tokio::net::TcpListener;
+
+pub use admin::event_json;
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    inbox: WebhookInbox,
+    default_daily_cap: i64,
+}
+
+impl AppState {
+    pub fn new(store: Store, inbox: WebhookInbox, default_daily_cap: i64) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                inbox,
+                default_daily_cap,
+            }),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn inbox(&self) -> &WebhookInbox {
+        &self.inner.inbox
+    }
+
+    pub(crate) fn default_daily_cap(&self) -> i64 {
+        self.inner.default_daily_cap
+    }
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(health::routes())
+        .merge(webhooks::routes())
+        .nest("/api/admin", admin::routes())
+        .fallback(error::not_found)
+        .with_state(state);
+    observability::wrap(routes)
+}
+
+/// Serves `router` on an already-bound listener until `shutdown` resolves.
+/// Tests bind `127.0.0.1:0` and pass the listener in.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,1 +1,62 @@
-fn main() {}
+//! The paywarden binary: one process, several subcommands.
+//!
+//! `serve` runs the HTTP service and its background workers; `migrate`
+//! applies database migrations; `keys` and `events` are operator tools that
+//! talk to the same database.
+
+mod cli;
+mod config;
+mod logging;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// paywarden: billing and entitlements between your product and Stripe.
+#[derive(Debug, Parser)]
+#[command(name = "paywarden", version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP service (migrates the database first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage operator API keys.
+    #[command(subcommand)]
+    Keys(cli::keys::KeysCommand),
+    /// Inspect and retry stored Stripe events.
+    #[command(subcommand)]
+    Events(cli::events::EventsCommand),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("paywarden: configuration error: {err:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    logging::init(&config, matches!(args.command, Command::Serve));
+    let result = match args.command {
+        Command::Serve => serve::run(config).await,
+        Command::Migrate => cli::migrate(&config).await,
+        Command::Keys(command) => cli::keys::run(&config, command).await,
+        Command::Events(command) => cli::events::run(&config, command).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("paywarden: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

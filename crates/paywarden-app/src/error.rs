@@ -1,0 +1,33 @@
+//! The use-case layer's error, composed from the layers below.
+
+use paywarden_core::signature::SignatureError;
+use paywarden_core::stripe::EnvelopeError;
+use paywarden_store::StoreError;
+
+/// Why a use case could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The webhook signature check failed.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// A correctly signed body is not a Stripe event.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The request is well-formed but asks for something invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AppError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Store(err) if err.is_unavailable())
+    }
+}

@@ -1,0 +1,112 @@
+//! Operator API keys: created with a role, shown once, stored hashed.
+//!
+//! A key is `pw_` followed by 40 random base62 characters (≈238 bits), so
+//! one SHA-256 is enough to store it: nothing short enough to guess sits
+//! behind the hash.
+
+use std::fmt;
+
+use paywarden_core::ids::ApiKeyId;
+use paywarden_store::{now_ms, ApiKey, ApiKeyRole, ApiKeys, NewApiKey, Store};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::error::AppError;
+
+const KEY_PREFIX: &str = "pw_";
+
+/// A key as presented by a client. `Debug` never shows it.
+#[derive(Clone)]
+pub struct PresentedKey(SecretString);
+
+impl PresentedKey {
+    pub fn new(key: &str) -> Self {
+        Self(SecretString::from(key.to_owned()))
+    }
+
+    fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.0.expose_secret().as_bytes()))
+    }
+}
+
+impl fmt::Debug for PresentedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PresentedKey([redacted])")
+    }
+}
+
+/// A newly created key: the only time the full key exists outside the client.
+#[derive(Debug)]
+pub struct CreatedKey {
+    pub key: ApiKey,
+    pub secret: PresentedKey,
+}
+
+impl CreatedKey {
+    /// The full key, to show once.
+    pub fn reveal(&self) -> &str {
+        self.secret.0.expose_secret()
+    }
+}
+
+/// Creates a key with a role and a name.
+pub async fn create(store: &Store, name: &str, role: ApiKeyRole) -> Result<CreatedKey, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(AppError::Invalid(
+            "a key name is 1 to 100 characters".into(),
+        ));
+    }
+    let body: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect();
+    let secret = PresentedKey::new(&format!("{KEY_PREFIX}{body}"));
+    let new = NewApiKey {
+        id: ApiKeyId::generate(),
+        name: name.to_owned(),
+        role,
+        key_hash: secret.hash(),
+        key_hint: format!("{KEY_PREFIX}{}…", &body[..6]),
+        created_at: now_ms(),
+    };
+    store.create_api_key(&new).await?;
+    let key = ApiKey {
+        id: new.id,
+        name: new.name,
+        role,
+        key_hint: new.key_hint,
+        created_at: new.created_at,
+        revoked_at: None,
+    };
+    Ok(CreatedKey { key, secret })
+}
+
+/// The live key a client presented, if any.
+pub async fn authenticate(
+    store: &Store,
+    presented: &PresentedKey,
+) -> Result<Option<ApiKey>, AppError> {
+    if !presented.0.expose_secret().starts_with(KEY_PREFIX) {
+        return Ok(None);
+    }
+    Ok(store.find_api_key(&presented.hash()).await?)
+}
+
+pub async fn list(store: &Store) -> Result<Vec<ApiKey>, AppError> {
+    Ok(store.list_api_keys().await?)
+}
+
+pub async fn revoke(store: &Store, id: &str) -> Result<(), AppError> {
+    let id: ApiKeyId = id
+        .parse()
+        .map_err(|e: paywarden_core::IdError| AppError::Invalid(e.to_string()))?;
+    if store.revoke_api_key(&id, now_ms()).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("api key"))
+    }
+}

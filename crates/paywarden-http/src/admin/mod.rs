@@ -1,0 +1,16 @@
+//! `/api/admin`: operator routes. Every handler takes an [`AdminKey`],
+//! so none can be reached without an admin key.
+//!
+//! [`AdminKey`]: crate::auth::AdminKey
+
+mod events;
+
+pub use events::event_json;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    events::routes()
+}

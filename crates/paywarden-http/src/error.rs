@@ -1,0 +1,146 @@
+//! The one mapping from errors to HTTP.
+//!
+//! Every response that is not a success has the same body:
+//! `{"error": {"code": "...", "message": "..."}}` with a stable snake_case
+//! code. A store outage is 503, never 2xx or 400. A 500 says nothing about
+//! its cause; the cause is logged once, here.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use paywarden_app::AppError;
+use serde_json::json;
+use tracing::error;
+
+/// An error on its way to becoming a response.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidSignature(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("missing or invalid API key")]
+    Unauthenticated,
+    #[error("this API key's role may not do that")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("the service is temporarily unavailable; retry later")]
+    Unavailable(#[source] Option<AppError>),
+    #[error("internal error")]
+    Internal(#[source] Option<AppError>),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::InvalidSignature(_) => (StatusCode::BAD_REQUEST, "invalid_signature"),
+            Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Signature(e) => Self::InvalidSignature(e.to_string()),
+            AppError::Envelope(e) => Self::InvalidRequest(e.to_string()),
+            AppError::Invalid(message) => Self::InvalidRequest(message),
+            AppError::NotFound(what) => Self::NotFound(what.to_owned()),
+            AppError::Conflict(message) => Self::Conflict(message),
+            err if err.is_unavailable() => Self::Unavailable(Some(err)),
+            err => Self::Internal(Some(err)),
+        }
+    }
+}
+
+/// Logs the whole cause chain of an error.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        match &self {
+            Self::Internal(Some(cause)) => error!(error = %chain(cause), "internal error"),
+            Self::Unavailable(Some(cause)) => error!(error = %chain(cause), "store unavailable"),
+            _ => {}
+        }
+        let body = json!({ "error": { "code": code, "message": self.to_string() } });
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
+        response
+    }
+}
+
+/// The fallback for unknown paths.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::NotFound("route".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paywarden_store::StoreError;
+
+    fn status(err: ApiError) -> StatusCode {
+        err.into_response().status()
+    }
+
+    #[test]
+    fn each_error_has_its_status() {
+        assert_eq!(
+            status(ApiError::InvalidSignature("x".into())),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(status(ApiError::Unauthenticated), StatusCode::UNAUTHORIZED);
+        assert_eq!(status(ApiError::Forbidden), StatusCode::FORBIDDEN);
+        assert_eq!(
+            status(ApiError::PayloadTooLarge(1)),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(status(ApiError::Conflict("x".into())), StatusCode::CONFLICT);
+    }
+
+    #[test]
+    fn store_outages_are_503_and_other_store_errors_500() {
+        let down = AppError::Store(StoreError::Unavailable(sqlx_pool_timeout()));
+        assert_eq!(
+            status(ApiError::from(down)),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let corrupt = AppError::Store(StoreError::Corrupt("x".into()));
+        assert_eq!(
+            status(ApiError::from(corrupt)),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    fn sqlx_pool_timeout() -> paywarden_store::SqlxError {
+        paywarden_store::SqlxError::PoolTimedOut
+    }
+}

@@ -1,0 +1,39 @@
+//! `POST /webhooks/stripe`.
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::extract::{RawBody, MAX_BODY_BYTES};
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/stripe", post(receive_stripe_event))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// Answers 200 only once the event is stored and applied (or stored and
+/// queued for retry). The body is read raw: the signature covers its exact bytes.
+async fn receive_stripe_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let receipt = state.inbox().receive(signature, &body, now).await?;
+    Ok(Json(if receipt.duplicate {
+        json!({ "received": true, "duplicate": true })
+    } else {
+        json!({ "received": true })
+    }))
+}

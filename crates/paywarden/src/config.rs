@@ -1,0 +1,192 @@
+//! Configuration: built-in defaults, then `paywarden.toml` (or the file
+//! named by `PAYWARDEN_CONFIG`), then `PAYWARDEN_*` environment variables,
+//! then the usual aliases (`DATABASE_URL`, `STRIPE_WEBHOOK_SECRET`). Later
+//! wins. Everything is parsed and checked here, at start-up, and the
+//! offending key is named when something is wrong.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use paywarden_core::signature::WebhookSecret;
+use paywarden_store::{DatabaseUrl, StoreOptions};
+use serde::{Deserialize, Serialize};
+
+/// Settings as read, before checking. Every key has a default; see
+/// `.env.example` for the environment spelling of each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    /// `sqlite://paywarden.db` (embedded) or `postgres://user:pass@host/db`.
+    database_url: String,
+    /// Connections in the database pool.
+    database_max_connections: u32,
+    /// Seconds a request waits for a database connection before answering 503.
+    database_acquire_timeout_secs: u64,
+    /// Address the HTTP server binds.
+    addr: SocketAddr,
+    /// Comma-separated webhook signing secrets; several during a rotation.
+    stripe_webhook_secret: Option<String>,
+    /// Seconds a signature's timestamp may differ from now, either way.
+    signature_tolerance_secs: u64,
+    /// Daily cap a newly provisioned account starts with.
+    default_daily_cap: i64,
+    /// Seconds between polls of the retry worker when idle.
+    retry_poll_secs: u64,
+    /// `json` (default) or `pretty`.
+    log_format: String,
+    /// A tracing filter, e.g. `info` or `paywarden=debug,info`.
+    log: String,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://paywarden.db".into(),
+            database_max_connections: 16,
+            database_acquire_timeout_secs: 3,
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            stripe_webhook_secret: None,
+            signature_tolerance_secs: 300,
+            default_daily_cap: 1000,
+            retry_poll_secs: 5,
+            log_format: "json".into(),
+            log: "info".into(),
+        }
+    }
+}
+
+/// Every key; `PAYWARDEN_<KEY>` sets it from the environment. Other
+/// `PAYWARDEN_*` variables (the test harness's, say) are not ours.
+const KEYS: &[&str] = &[
+    "database_url",
+    "database_max_connections",
+    "database_acquire_timeout_secs",
+    "addr",
+    "stripe_webhook_secret",
+    "signature_tolerance_secs",
+    "default_daily_cap",
+    "retry_poll_secs",
+    "log_format",
+    "log",
+];
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Checked configuration. Secrets stay wrapped.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: StoreOptions,
+    pub addr: SocketAddr,
+    pub webhook_secrets: Vec<WebhookSecret>,
+    pub signature_tolerance: Duration,
+    pub default_daily_cap: i64,
+    pub retry_poll: Duration,
+    pub log_format: LogFormat,
+    pub log: String,
+}
+
+impl Config {
+    /// Loads from the process environment and the config file.
+    pub fn load() -> anyhow::Result<Self> {
+        let file = std::env::var_os("PAYWARDEN_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("paywarden.toml"));
+        if std::env::var_os("PAYWARDEN_CONFIG").is_some() && !file.exists() {
+            bail!(
+                "PAYWARDEN_CONFIG names {}, which does not exist",
+                file.display()
+            );
+        }
+        let figment = Figment::from(Serialized::defaults(RawConfig::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("PAYWARDEN_").filter(|key| KEYS.iter().any(|k| key == *k)))
+            .merge(Env::raw().only(&["DATABASE_URL", "STRIPE_WEBHOOK_SECRET"]));
+        let raw: RawConfig = figment.extract().context("reading configuration")?;
+        Self::check(raw)
+    }
+
+    fn check(raw: RawConfig) -> anyhow::Result<Self> {
+        let url = DatabaseUrl::new(raw.database_url);
+        url.backend().context("database_url (DATABASE_URL)")?;
+        if raw.database_max_connections == 0 {
+            bail!("database_max_connections must be at least 1");
+        }
+        let webhook_secrets = match raw.stripe_webhook_secret.as_deref() {
+            Some(list) => WebhookSecret::parse_list(list)
+                .context("stripe_webhook_secret (STRIPE_WEBHOOK_SECRET)")?,
+            None => Vec::new(),
+        };
+        if raw.signature_tolerance_secs == 0 || raw.signature_tolerance_secs > 3600 {
+            bail!("signature_tolerance_secs must be between 1 and 3600");
+        }
+        if raw.default_daily_cap < 0 {
+            bail!("default_daily_cap must not be negative");
+        }
+        let log_format = match raw.log_format.as_str() {
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            other => bail!("log_format must be `json` or `pretty`, not `{other}`"),
+        };
+        let mut database = StoreOptions::new(url);
+        database.max_connections = raw.database_max_connections;
+        database.acquire_timeout = Duration::from_secs(raw.database_acquire_timeout_secs.max(1));
+        Ok(Self {
+            database,
+            addr: raw.addr,
+            webhook_secrets,
+            signature_tolerance: Duration::from_secs(raw.signature_tolerance_secs),
+            default_daily_cap: raw.default_daily_cap,
+            retry_poll: Duration::from_secs(raw.retry_poll_secs.max(1)),
+            log_format,
+            log: raw.log,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let config = Config::check(RawConfig::default()).expect("defaults are valid");
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database.url.expose(), "sqlite://paywarden.db");
+        assert_eq!(config.signature_tolerance, Duration::from_secs(300));
+        assert!(config.webhook_secrets.is_empty());
+    }
+
+    #[test]
+    fn secrets_are_a_comma_list_and_never_print() {
+        let raw = RawConfig {
+            stripe_webhook_secret: Some("whsec_a, whsec_b".into()),
+            ..RawConfig::default()
+        };
+        let config = Config::check(raw).expect("valid");
+        assert_eq!(config.webhook_secrets.len(), 2);
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("whsec_a") && !shown.contains("whsec_b"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let raw = RawConfig {
+            database_url: "mysql://x".into(),
+            ..RawConfig::default()
+        };
+        let err = format!("{:#}", Config::check(raw).expect_err("refused"));
+        assert!(err.contains("DATABASE_URL"), "{err}");
+    }
+}
