@@ -33,6 +33,6 @@ pub use events::{
 };
 pub use projections::{ApplyContext, ProjectionWriter};
 pub use reads::{AccountView, ProjectionCounts, ProjectionReader, SubscriptionView};
-pub use store::{DatabaseUrl, Store, StoreOptions, StoreTx};
 pub use sqlx::Error as SqlxError;
+pub use store::{DatabaseUrl, Store, StoreOptions, StoreTx};
 pub use time::now_ms;

@@ -81,7 +81,10 @@ pub trait ProjectionReader {
     fn projection_digest(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 }
 
-/// The projected tables and the columns the digest compares.
+/// The projected tables and the columns the digest compares. Provenance
+/// that depends on arrival order stays out: a payment row records the first
+/// of its events to arrive (`invoice.paid` or `invoice.payment_succeeded`),
+/// just as an account keeps the billing of the first paid Checkout.
 const DIGEST: &[(&str, &str)] = &[
     ("customers", "id, user_id, email, name, deleted"),
     ("products", "id, name, active, deleted"),
@@ -89,7 +92,7 @@ const DIGEST: &[(&str, &str)] = &[
     ("checkout_sessions", "id, user_id, customer_id, mode, status, payment_status, outcome, subscription_id, amount_total, currency"),
     ("subscriptions", "id, customer_id, user_id, status, current_period_start, current_period_end, cancel_at_period_end, cancel_at, canceled_at, ended_at, pause_behavior, pause_resumes_at, trial_start, trial_end"),
     ("subscription_items", "id, subscription_id, price_id, product_id, quantity, unit_amount, currency, current_period_start, current_period_end"),
-    ("payments", "source_id, source, invoice_id, payment_intent_id, customer_id, subscription_id, amount, currency, period_start, period_end, event_id"),
+    ("payments", "source_id, source, invoice_id, payment_intent_id, customer_id, subscription_id, amount, currency, period_start, period_end"),
     ("payment_failures", "event_id, invoice_id, customer_id, amount, attempt_count"),
     ("notifications", "cause_key, kind, customer_id, payload"),
     ("refunds", "key, refund_id, charge_id, amount, currency, status"),

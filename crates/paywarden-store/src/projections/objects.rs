@@ -258,7 +258,7 @@ pub(super) async fn payment_method(
         "INSERT INTO payment_methods (id, customer_id, method_type, brand, last4, exp_month, exp_year, attached, \
              src_terminal, src_created, src_rank, src_event, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (id) DO UPDATE SET customer_id = COALESCE(excluded.customer_id, payment_methods.customer_id), \
+         ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, \
              method_type = excluded.method_type, brand = excluded.brand, last4 = excluded.last4, \
              exp_month = excluded.exp_month, exp_year = excluded.exp_year, attached = excluded.attached, \
              src_terminal = excluded.src_terminal, src_created = excluded.src_created, \

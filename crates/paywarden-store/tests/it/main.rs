@@ -1,3 +1,15 @@
-//! Storage conformance: every case runs against SQLite and PostgreSQL.
+//! Storage conformance: every case runs against SQLite and, when
+//! `TEST_DATABASE_URL` is set, PostgreSQL, with the backend named in every
+//! assertion.
 
+mod accounts;
+mod api_keys;
+mod concurrency;
+mod convergence;
+mod fixtures;
+mod inbox;
+mod payments;
+mod precedence;
+mod savepoint;
 mod smoke;
+mod support;
