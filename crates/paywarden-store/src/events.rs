@@ -252,7 +252,7 @@ impl EventInbox for StoreTx {
         };
         sqlx::query(
             "UPDATE events SET status = $2, last_error = $3, next_attempt_at = $4, \
-                 processed_at = COALESCE($5, processed_at), attempts = attempts + $6 \
+                 processed_at = $5, attempts = attempts + $6 \
              WHERE id = $1",
         )
         .bind(id.as_str())

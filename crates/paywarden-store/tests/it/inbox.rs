@@ -190,10 +190,8 @@ async fn record_outcome_stores_status_error_and_next_attempt() {
         assert_eq!(event.last_error.as_deref(), Some("boom"), "{}", t.name);
         assert_eq!(event.next_attempt_at, Some(9_000), "{}", t.name);
         assert_eq!(event.attempts, 1, "{}: not counted", t.name);
-        // FIXME(question): a claim stores no `processed_at` for an event that
-        // is failed from the start, but an event that fails after its claim
-        // keeps the claim's time. This asserts today's behaviour.
-        assert_eq!(event.processed_at, Some(1_000), "{}", t.name);
+        // A failed event has not been processed, however it came to fail.
+        assert_eq!(event.processed_at, None, "{}", t.name);
 
         record(&t, "evt_outcome", failed("again", None), true, 3_000).await;
         let event = stored(&t, "evt_outcome").await;
