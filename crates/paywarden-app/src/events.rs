@@ -1,7 +1,9 @@
 //! Operators' view of the inbox: list, show, retry.
 
 use paywarden_core::ids::EventId;
-use paywarden_store::{EventFilter, EventLog, EventPage, EventStatus, Store, StoredEvent};
+use paywarden_store::{
+    EventFilter, EventLog, EventPage, EventStatus, Store, StoreError, StoredEvent,
+};
 
 use crate::error::AppError;
 use crate::retry::{retry_event, RetryOutcome};
@@ -32,7 +34,11 @@ pub async fn list(
         limit,
         cursor,
     };
-    Ok(store.list_events(&filter).await?)
+    store.list_events(&filter).await.map_err(|err| match err {
+        // The one constraint a listing can break: a cursor that is not ours.
+        StoreError::Constraint(message) => AppError::Invalid(message),
+        err => err.into(),
+    })
 }
 
 pub fn parse_id(id: &str) -> Result<EventId, AppError> {

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::records::*;
-use super::{currency, malformed, object, precedence, primary_id, ProjectionError};
+use super::{currency, malformed, object, precedence, primary_id, read, ProjectionError};
 use crate::ids::{ChargeId, InvoiceId};
 use crate::stripe::{
     metadata_text, Charge, Dispute, Event, Invoice, PaymentIntent, Refund, Subscription,
@@ -71,8 +71,7 @@ fn expanded_subscription(
     let Some(value) = invoice.expanded_subscription() else {
         return Ok(None);
     };
-    let snapshot: Subscription = serde_json::from_value(value.clone())
-        .map_err(|e| malformed(event, format!("expanded subscription: {e}")))?;
+    let snapshot: Subscription = read(event, value)?;
     Ok(Some(Change::Subscription(subscription_record(
         event, &snapshot,
     )?)))

@@ -89,8 +89,20 @@ pub fn is_projected(event_type: &str) -> bool {
 }
 
 /// Reads `data.object` as `T`, naming the event type on failure.
+/// The error names the offending field (`items: invalid type …`).
 fn object<T: DeserializeOwned>(event: &Event) -> Result<T, ProjectionError> {
-    serde_json::from_value(event.object.clone()).map_err(|e| malformed(event, e.to_string()))
+    read(event, &event.object)
+}
+
+/// Reads a JSON value as `T`; the error names the path of the bad field.
+fn read<T: DeserializeOwned>(
+    event: &Event,
+    value: &serde_json::Value,
+) -> Result<T, ProjectionError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        malformed(event, format!("{path}: {}", e.into_inner()))
+    })
 }
 
 fn malformed(event: &Event, reason: impl Into<String>) -> ProjectionError {

@@ -1,0 +1,3 @@
+//! Use-case tests: the retry worker and manual retries, on both backends.
+
+mod retry;
