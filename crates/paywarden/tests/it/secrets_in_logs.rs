@@ -1,0 +1,195 @@
+//! What the server logs, at its most verbose: never a webhook secret, an
+//! API key, a `Stripe-Signature` value, a database password or an email
+//! address; and a replayed delivery is logged as `skipped replay` with its
+//! event id.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use paywarden_testkit::{postgres_schema_url, sign};
+use serde_json::Value;
+
+use crate::database::{postgres_base_url, TestDatabase};
+use crate::server::{eventually, run, Server};
+use crate::stripe_events::{client, customer_created, invoice_paid, post_signed};
+
+/// A value no test or library would print by accident.
+fn planted(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{prefix}{}x{nanos}", std::process::id())
+}
+
+/// A database whose URL carries a password: PostgreSQL when available
+/// (the planted password is ignored by a `trust` setup, and kept as is when
+/// `TEST_DATABASE_URL` already has one), else SQLite (no password).
+async fn database_with_password() -> (TestDatabase, Option<String>) {
+    let Some(base) = postgres_base_url() else {
+        return (TestDatabase::sqlite(), None);
+    };
+    let mut url = url::Url::parse(&base).expect("TEST_DATABASE_URL is a URL");
+    let password = match url.password() {
+        Some(password) => password.to_owned(),
+        None => {
+            let password = planted("pgpass-planted-");
+            url.set_password(Some(&password)).expect("set password");
+            password
+        }
+    };
+    let db = TestDatabase {
+        name: "postgres",
+        url: postgres_schema_url(url.as_str()).await,
+        dir: tempfile::tempdir().expect("temp dir"),
+    };
+    (db, Some(password))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_logs_never_appear_at_debug_and_replays_are_logged() {
+    let (db, password) = database_with_password().await;
+    let dir = db.dir.path();
+    let secret = planted("whsec_planted_");
+    let wrong_secret = planted("whsec_wrong_");
+
+    let created = run(
+        dir,
+        &db.url,
+        &["keys", "create", "--role", "admin", "--name", "logs"],
+    )
+    .await;
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let created: Value = serde_json::from_slice(&created.stdout).expect("keys create prints JSON");
+    let key = created["key"].as_str().expect("key").to_owned();
+    let wrong_key = format!("pw_{}", planted("wrongkey"));
+
+    let server = Server::start_with_env(
+        dir,
+        &db.url,
+        &[
+            ("PAYWARDEN_LOG", "debug"),
+            ("PAYWARDEN_LOG_FORMAT", "json"),
+            ("STRIPE_WEBHOOK_SECRET", &secret),
+        ],
+    )
+    .await;
+    let client = client();
+    let base = &server.base;
+    let mut signatures = Vec::new();
+    let mut post = |body: String, secret: &str| {
+        let signature = sign(secret, body.as_bytes());
+        signatures.push(signature.clone());
+        let client = client.clone();
+        async move {
+            post_signed(&client, base, &body, &signature)
+                .await
+                .expect("POST /webhooks/stripe")
+        }
+    };
+
+    let event = invoice_paid("logs", 0);
+    let email_event = customer_created("logs", 1);
+    let email = "user1@example.com";
+    assert!(email_event.body.contains(email));
+    let first = post(event.body.clone(), &secret).await;
+    assert_eq!(
+        (first.status.as_u16(), first.is_duplicate()),
+        (200, false),
+        "{first:?}"
+    );
+    let replay = post(event.body.clone(), &secret).await;
+    assert_eq!(
+        (replay.status.as_u16(), replay.is_duplicate()),
+        (200, true),
+        "{replay:?}"
+    );
+    let customer = post(email_event.body.clone(), &secret).await;
+    assert_eq!(customer.status, 200, "{customer:?}");
+    let bad = post(invoice_paid("logs", 2).body, &wrong_secret).await;
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert_eq!(bad.body["error"]["code"], "invalid_signature", "{bad:?}");
+
+    for (presented, expected) in [(&key, 200), (&wrong_key, 401)] {
+        for path in [
+            "/api/admin/events",
+            &format!("/api/admin/events/{}", event.id),
+        ] {
+            let response = client
+                .get(format!("{base}{path}"))
+                .bearer_auth(presented)
+                .send()
+                .await
+                .expect("admin request");
+            assert_eq!(response.status(), expected, "{path}");
+        }
+    }
+
+    let replay_logged = |log: &str| {
+        log.lines().any(|line| {
+            serde_json::from_str::<Value>(line).is_ok_and(|v| {
+                v["message"] == "skipped replay" && v["event.id"] == event.id.as_str()
+            })
+        })
+    };
+    eventually(
+        Duration::from_secs(10),
+        "`skipped replay` logged",
+        || async {
+            let log = server.log();
+            if replay_logged(&log) {
+                Ok(())
+            } else {
+                Err(format!("log so far:\n{log}"))
+            }
+        },
+    )
+    .await;
+    let log = server.kill().await;
+
+    // The log is the one we think it is: JSON lines, debug level on.
+    assert!(
+        log.contains("\"level\":\"DEBUG\""),
+        "no debug lines:\n{log}"
+    );
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "a log line that is not JSON: {line}"
+        );
+    }
+
+    let mut forbidden = vec![
+        ("webhook secret", secret.clone()),
+        ("wrong webhook secret", wrong_secret.clone()),
+        ("admin key", key.clone()),
+        ("admin key body", key["pw_".len()..].to_owned()),
+        ("presented wrong key", wrong_key.clone()),
+        ("email address", email.to_owned()),
+    ];
+    for signature in &signatures {
+        forbidden.push(("Stripe-Signature header", signature.clone()));
+        for part in signature.split(',') {
+            if let Some(mac) = part.strip_prefix("v1=") {
+                forbidden.push(("Stripe-Signature v1 value", mac.to_owned()));
+            }
+        }
+    }
+    if let Some(password) = password {
+        forbidden.push(("database password", password));
+    }
+    for (what, value) in &forbidden {
+        assert!(
+            !log.contains(value.as_str()),
+            "the {db} server log contains the {what}:\n{}",
+            log.lines()
+                .filter(|l| l.contains(value.as_str()))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            db = db.name,
+        );
+    }
+}
