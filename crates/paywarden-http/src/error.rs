@@ -25,6 +25,8 @@ pub enum ApiError {
     Forbidden,
     #[error("{0} not found")]
     NotFound(String),
+    #[error("this route does not accept that method")]
+    MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
     #[error("request body is larger than {0} bytes")]
@@ -43,6 +45,7 @@ impl ApiError {
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -100,6 +103,11 @@ impl IntoResponse for ApiError {
 /// The fallback for unknown paths.
 pub(crate) async fn not_found() -> ApiError {
     ApiError::NotFound("route".into())
+}
+
+/// The fallback for known paths asked with a method they do not route.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 #[cfg(test)]

@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .nest("/api/admin", admin::routes())
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state);
     observability::wrap(routes)
 }
