@@ -1,0 +1,15 @@
+//! paywarden's HTTP acceptance tests: the real router served on
+//! `127.0.0.1:0`, driven over HTTP. Every case runs against SQLite and, when
+//! `TEST_DATABASE_URL` is set, PostgreSQL, naming the backend in every
+//! assertion.
+
+mod admin;
+mod duplicates;
+mod failed_events;
+mod fixtures;
+mod probes;
+mod reorder;
+mod sdk;
+mod signatures;
+mod storm;
+mod support;
