@@ -181,6 +181,47 @@ mod tests {
     }
 
     #[test]
+    fn file_then_prefixed_env_then_aliases() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "paywarden.toml",
+                "addr = \"127.0.0.1:9999\"\nsignature_tolerance_secs = 120\ndefault_daily_cap = 7\n\
+                 database_url = \"sqlite://from-file.db\"\n",
+            )?;
+            jail.set_env("PAYWARDEN_SIGNATURE_TOLERANCE_SECS", "60");
+            jail.set_env("PAYWARDEN_DATABASE_URL", "sqlite://from-prefixed-env.db");
+            jail.set_env("DATABASE_URL", "postgres://app:pw@db/paywarden");
+            jail.set_env("STRIPE_WEBHOOK_SECRET", "whsec_one,whsec_two");
+            jail.set_env("PAYWARDEN_SDK_PYTHON", "/not/ours");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(config.addr.to_string(), "127.0.0.1:9999", "from the file");
+            assert_eq!(config.default_daily_cap, 7, "from the file");
+            assert_eq!(
+                config.signature_tolerance,
+                Duration::from_secs(60),
+                "env beats the file"
+            );
+            assert_eq!(
+                config.database.url.expose(),
+                "postgres://app:pw@db/paywarden",
+                "the alias wins"
+            );
+            assert_eq!(config.webhook_secrets.len(), 2);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("paywarden.toml", "adr = \"127.0.0.1:1\"\n")?;
+            let err = format!("{:#}", Config::load().expect_err("typo refused"));
+            assert!(err.contains("adr"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         let raw = RawConfig {
             database_url: "mysql://x".into(),
