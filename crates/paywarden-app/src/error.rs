@@ -24,6 +24,9 @@ pub enum AppError {
     Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A broken invariant of our own (a background task gone, say).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl AppError {

@@ -181,7 +181,10 @@ mod tests {
     }
 
     #[test]
-    #[expect(clippy::result_large_err, reason = "figment::Jail fixes the closure's error type")]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
     fn file_then_prefixed_env_then_aliases() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -213,7 +216,10 @@ mod tests {
     }
 
     #[test]
-    #[expect(clippy::result_large_err, reason = "figment::Jail fixes the closure's error type")]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
     fn unknown_file_keys_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("paywarden.toml", "adr = \"127.0.0.1:1\"\n")?;

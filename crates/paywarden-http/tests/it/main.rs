@@ -4,6 +4,7 @@
 //! assertion.
 
 mod admin;
+mod batching;
 mod duplicates;
 mod failed_events;
 mod fixtures;

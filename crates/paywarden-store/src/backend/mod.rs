@@ -85,10 +85,18 @@ impl Backend {
     }
 }
 
-pub(crate) fn pool_options(max_connections: u32, acquire_timeout: Duration) -> AnyPoolOptions {
+/// Pool settings. `test_before_acquire` pings a connection before handing
+/// it out, so a connection broken by a database restart is replaced rather
+/// than failing a request; worth a round trip over a network, not for a
+/// local file.
+pub(crate) fn pool_options(
+    max_connections: u32,
+    acquire_timeout: Duration,
+    test_before_acquire: bool,
+) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(acquire_timeout)
-        .test_before_acquire(true)
+        .test_before_acquire(test_before_acquire)
 }

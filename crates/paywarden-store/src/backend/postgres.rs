@@ -9,7 +9,7 @@ use crate::store::StoreOptions;
 pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub(super) async fn connect(url: &str, options: &StoreOptions) -> Result<Pools, StoreError> {
-    let pool = pool_options(options.max_connections, options.acquire_timeout)
+    let pool = pool_options(options.max_connections, options.acquire_timeout, true)
         .connect(url)
         .await?;
     Ok(Pools {

@@ -19,7 +19,7 @@ const PRAGMAS: &str =
 
 pub(super) async fn connect(url: &str, options: &StoreOptions) -> Result<Pools, StoreError> {
     let url = with_create_mode(url);
-    let write = pool_options(1, options.acquire_timeout)
+    let write = pool_options(1, options.acquire_timeout, false)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 conn.execute("PRAGMA journal_mode = WAL;").await?;
@@ -29,15 +29,19 @@ pub(super) async fn connect(url: &str, options: &StoreOptions) -> Result<Pools, 
         })
         .connect(&url)
         .await?;
-    let read = pool_options(options.max_connections.max(2), options.acquire_timeout)
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                conn.execute(PRAGMAS).await?;
-                Ok(())
-            })
+    let read = pool_options(
+        options.max_connections.max(2),
+        options.acquire_timeout,
+        false,
+    )
+    .after_connect(|conn, _| {
+        Box::pin(async move {
+            conn.execute(PRAGMAS).await?;
+            Ok(())
         })
-        .connect(&url)
-        .await?;
+    })
+    .connect(&url)
+    .await?;
     Ok(Pools { read, write })
 }
 

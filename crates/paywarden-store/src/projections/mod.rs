@@ -31,8 +31,19 @@ pub struct ApplyContext {
 
 /// Applying projections, inside a transaction.
 pub trait ProjectionWriter {
-    /// Applies all changes of one event, or none of them.
+    /// Applies all changes of one event, or none of them: they run in a
+    /// savepoint, so after an error the transaction is still usable (to
+    /// record the event as failed, say).
     fn apply_changes(
+        &mut self,
+        changes: &[Change],
+        ctx: &ApplyContext,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Applies the changes without a savepoint: two statements cheaper, but
+    /// after an error the whole transaction must be rolled back. For
+    /// callers that redo the work another way when it fails.
+    fn apply_changes_unguarded(
         &mut self,
         changes: &[Change],
         ctx: &ApplyContext,
@@ -53,6 +64,17 @@ impl ProjectionWriter for StoreTx {
             }
         }
         savepoint.commit().await?;
+        Ok(())
+    }
+
+    async fn apply_changes_unguarded(
+        &mut self,
+        changes: &[Change],
+        ctx: &ApplyContext,
+    ) -> Result<(), StoreError> {
+        for change in changes {
+            apply(&mut self.tx, change, ctx).await?;
+        }
         Ok(())
     }
 }

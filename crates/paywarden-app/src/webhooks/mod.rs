@@ -1,0 +1,250 @@
+//! Receiving a Stripe webhook.
+//!
+//! The signature is checked over the raw bytes before anything parses
+//! them. A verified event is then claimed, projected and recorded in one
+//! transaction, and only after that commits does the caller answer 2xx:
+//! an event is durable before it is acknowledged, and its id decides,
+//! inside the same transaction, that it applies once.
+//!
+//! On SQLite, which has a single writer, deliveries that arrive together
+//! are written together (`batch.rs`): one transaction, one commit, every
+//! caller answered after it. PostgreSQL takes concurrent transactions
+//! directly.
+
+mod batch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use paywarden_core::ids::EventId;
+use paywarden_core::projection::{plan, Plan, ProjectionError};
+use paywarden_core::signature::{verify, WebhookSecret};
+use paywarden_core::stripe::{EnvelopeError, Event};
+use paywarden_store::{
+    now_ms, ApplyContext, Backend, Claim, EventInbox, EventOutcome, EventStatus, NewEvent,
+    ProjectionWriter, Store, StoreError, StoreTx,
+};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, info_span, warn, Instrument, Span};
+
+use crate::error::AppError;
+use crate::retry::backoff;
+
+/// What the webhook endpoint is configured with.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Every secret currently accepted (more than one during a rotation).
+    pub secrets: Vec<WebhookSecret>,
+    /// How far the signature timestamp may be from now, either way.
+    pub tolerance: Duration,
+    /// The daily cap a newly provisioned account starts with.
+    pub default_daily_cap: i64,
+}
+
+/// What happened to a delivery that was accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub event_id: EventId,
+    /// The id had been received before; nothing was applied this time.
+    pub duplicate: bool,
+    pub status: EventStatus,
+}
+
+/// A verified, parsed and planned delivery, ready to be written.
+#[derive(Debug)]
+struct Delivery {
+    event: Event,
+    payload: String,
+    planned: Result<Plan, ProjectionError>,
+    span: Span,
+}
+
+impl Delivery {
+    /// The status the event gets when it is first stored, before applying.
+    fn initial_status(&self, now: i64) -> (EventStatus, Option<String>, Option<i64>) {
+        match &self.planned {
+            Ok(Plan::Apply(_)) => (EventStatus::Processed, None, None),
+            Ok(Plan::Ignore) => (EventStatus::Ignored, None, None),
+            Err(err) => (
+                EventStatus::Failed,
+                Some(err.to_string()),
+                Some(now + backoff(1)),
+            ),
+        }
+    }
+
+    fn changes(&self) -> Option<&[paywarden_core::projection::Change]> {
+        match &self.planned {
+            Ok(Plan::Apply(changes)) => Some(changes),
+            _ => None,
+        }
+    }
+
+    /// Claims the event id in `tx`, recording the delivery.
+    async fn claim(&self, tx: &mut StoreTx, now: i64) -> Result<Claim, StoreError> {
+        let (status, error, next_attempt_at) = self.initial_status(now);
+        tx.claim_event(&NewEvent {
+            id: &self.event.id,
+            event_type: &self.event.event_type,
+            api_version: self.event.api_version.as_deref(),
+            created: self.event.created,
+            livemode: self.event.livemode,
+            object_id: self.event.object_id(),
+            payload: &self.payload,
+            status,
+            error: error.as_deref(),
+            next_attempt_at,
+            received_at: now,
+        })
+        .await
+    }
+
+    fn duplicate(&self) -> Receipt {
+        let _entered = self.span.enter();
+        info!(event.id = %self.event.id, "skipped replay");
+        Receipt {
+            event_id: self.event.id.clone(),
+            duplicate: true,
+            status: self.initial_status(0).0,
+        }
+    }
+
+    fn stored(&self, status: EventStatus) -> Receipt {
+        let _entered = self.span.enter();
+        match status {
+            EventStatus::Failed => warn!("event stored as failed; the retry worker will try again"),
+            EventStatus::Ignored => info!("event stored, type not projected"),
+            EventStatus::Processed => info!("event applied"),
+        }
+        Receipt {
+            event_id: self.event.id.clone(),
+            duplicate: false,
+            status,
+        }
+    }
+}
+
+/// What writing needs: the store and the settings projections use.
+#[derive(Debug)]
+struct Writer {
+    store: Store,
+    default_daily_cap: i64,
+}
+
+impl Writer {
+    fn context(&self, now: i64) -> ApplyContext {
+        ApplyContext {
+            default_daily_cap: self.default_daily_cap,
+            now,
+        }
+    }
+
+    /// Writes one delivery in its own transaction. A projection that cannot
+    /// be written leaves the event stored as `failed`, in the same
+    /// transaction; a database outage is an error (and nothing is stored).
+    async fn write_one(&self, delivery: &Delivery) -> Result<Receipt, AppError> {
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        if delivery.claim(&mut tx, now).await? == Claim::Duplicate {
+            tx.commit().await?;
+            return Ok(delivery.duplicate());
+        }
+        let mut status = delivery.initial_status(now).0;
+        if let Some(changes) = delivery.changes() {
+            match tx.apply_changes(changes, &self.context(now)).await {
+                Ok(()) => {}
+                Err(err) if err.is_unavailable() => return Err(err.into()),
+                Err(err) => {
+                    let _entered = delivery.span.enter();
+                    warn!(error = %err, "applying event failed");
+                    let outcome = EventOutcome::Failed {
+                        error: err.to_string(),
+                        next_attempt_at: Some(now + backoff(1)),
+                    };
+                    tx.record_outcome(&delivery.event.id, &outcome, false, now)
+                        .await?;
+                    status = EventStatus::Failed;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(delivery.stored(status))
+    }
+}
+
+/// The webhook inbox use case.
+#[derive(Debug, Clone)]
+pub struct WebhookInbox {
+    writer: Arc<Writer>,
+    settings: Arc<WebhookSettings>,
+    batches: Option<mpsc::Sender<batch::Job>>,
+}
+
+impl WebhookInbox {
+    /// Must be called inside a Tokio runtime: on SQLite it starts the batch
+    /// writer task, which ends when the last clone of the inbox is dropped.
+    pub fn new(store: Store, settings: WebhookSettings) -> Self {
+        let writer = Arc::new(Writer {
+            store,
+            default_daily_cap: settings.default_daily_cap,
+        });
+        let batches =
+            (writer.store.backend() == Backend::Sqlite).then(|| batch::start(writer.clone()));
+        Self {
+            writer,
+            settings: Arc::new(settings),
+            batches,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.writer.store
+    }
+
+    /// Verifies, stores and applies one delivery. `now_secs` is the
+    /// receiving clock, in unix seconds.
+    pub async fn receive(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+        now_secs: i64,
+    ) -> Result<Receipt, AppError> {
+        let tolerance = i64::try_from(self.settings.tolerance.as_secs()).unwrap_or(i64::MAX);
+        verify(&self.settings.secrets, signature, body, now_secs, tolerance)?;
+        let payload = std::str::from_utf8(body)
+            .map_err(|_| EnvelopeError::NotJson("body is not UTF-8".into()))?;
+        let event = Event::parse(body)?;
+        let span = info_span!(
+            "stripe_event",
+            event.id = %event.id,
+            event.r#type = %event.event_type,
+            object.id = event.object_id().unwrap_or_default(),
+            api_version = event.api_version.as_deref().unwrap_or_default(),
+        );
+        let planned = plan(&event);
+        let delivery = Delivery {
+            event,
+            payload: payload.to_owned(),
+            planned,
+            span: span.clone(),
+        };
+        match &self.batches {
+            Some(batches) => {
+                let (reply, answer) = oneshot::channel();
+                let job = batch::Job { delivery, reply };
+                match batches.send(job).await {
+                    Ok(()) => answer.await.unwrap_or_else(|_| {
+                        Err(AppError::Internal(
+                            "the batch writer stopped before answering".into(),
+                        ))
+                    }),
+                    // The writer is gone (shutting down): write directly.
+                    Err(mpsc::error::SendError(job)) => {
+                        self.writer.write_one(&job.delivery).instrument(span).await
+                    }
+                }
+            }
+            None => self.writer.write_one(&delivery).instrument(span).await,
+        }
+    }
+}
