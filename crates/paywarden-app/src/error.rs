@@ -24,13 +24,23 @@ pub enum AppError {
     Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The database is unavailable; reported where the original error
+    /// cannot be (it went to another delivery of the same batch).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// A broken invariant of our own (a background task gone, say).
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl AppError {
+    /// Whether the caller should be told to come back later (503): the
+    /// database is down, or kept aborting the transaction for conflicts.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Store(err) if err.is_unavailable())
+        match self {
+            Self::Store(err) => err.is_unavailable() || err.is_transient(),
+            Self::Unavailable(_) => true,
+            _ => false,
+        }
     }
 }

@@ -67,7 +67,9 @@ pub async fn retry_event(
                 };
                 match tx.apply_changes(&changes, &ctx).await {
                     Ok(()) => Ok(()),
-                    Err(err) if err.is_unavailable() => return Err(err.into()),
+                    Err(err) if err.is_unavailable() || err.is_transient() => {
+                        return Err(err.into())
+                    }
                     Err(err) => Err(err.to_string()),
                 }
             }

@@ -6,6 +6,10 @@ pub enum StoreError {
     /// The database cannot be reached or is not answering: retry later (503).
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The database aborted this transaction to resolve a conflict with
+    /// another one (a deadlock or a serialization failure): run it again.
+    #[error("transaction aborted by a concurrent one: {0}")]
+    Transient(#[source] sqlx::Error),
     /// A uniqueness or check constraint refused the write.
     #[error("constraint violated: {0}")]
     Constraint(String),
@@ -18,7 +22,7 @@ pub enum StoreError {
     #[error("migration failed")]
     Migration(#[source] sqlx::migrate::MigrateError),
     /// Any other database error.
-    #[error("database error")]
+    #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
 }
 
@@ -26,6 +30,11 @@ impl StoreError {
     /// Whether this error means "the database is down", not "this request is wrong".
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
+    }
+
+    /// Whether running the same transaction again may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient(_))
     }
 }
 
@@ -49,6 +58,9 @@ impl From<sqlx::Error> for StoreError {
                     || code == "6"
                 {
                     Self::Unavailable(err)
+                } else if code == "40P01" || code == "40001" {
+                    // deadlock_detected, serialization_failure
+                    Self::Transient(err)
                 } else if db.is_unique_violation()
                     || db.is_check_violation()
                     || db.is_foreign_key_violation()

@@ -1,22 +1,26 @@
-//! Group commit for SQLite's single writer.
+//! Group commit.
 //!
-//! SQLite admits one writer at a time, and each statement costs a hand-off
-//! to the connection's thread, so a transaction per delivery spends most of
-//! its time waiting. The batch writer takes every delivery waiting in its
-//! queue (up to [`MAX_BATCH`]), claims and applies them in one transaction
-//! without per-event savepoints, commits once, and only then answers each
-//! caller. A repeated id inside a batch is a duplicate as usual: the claim
-//! sees the row the same transaction inserted.
+//! A transaction per delivery spends most of its time on round trips
+//! (BEGIN, COMMIT, a connection check) and, on SQLite, on the hand-off to
+//! the single writer's thread for every statement. A batch writer takes
+//! every delivery waiting in the queue (up to [`MAX_BATCH`]), claims and
+//! applies them in one transaction without per-event savepoints, commits
+//! once, and only then answers each caller. A repeated id inside a batch is
+//! a duplicate as usual: the claim sees the row the same transaction
+//! inserted. SQLite runs one writer; PostgreSQL several, each on its own
+//! connection. Within a batch, deliveries are written in the order of their
+//! object ids, so concurrent batches take row locks in the same order.
 //!
-//! If anything in the batch fails, the transaction rolls back (nothing of
-//! it is stored or acknowledged) and the deliveries are written again one
-//! by one through [`Writer::write_one`], which records a failing event as
-//! `failed` and reports an outage to its own caller.
+//! If the database is unavailable, every delivery of the batch gets the
+//! error (503). If anything else fails, the transaction rolls back (nothing
+//! of it is stored or acknowledged) and the deliveries are written again
+//! one by one through [`Writer::write_one`], which records a failing event
+//! as `failed`.
 
 use std::sync::Arc;
 
 use paywarden_store::{now_ms, Claim, ProjectionWriter};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::{warn, Instrument};
 
 use super::{Delivery, Receipt, Writer};
@@ -32,16 +36,27 @@ pub(super) struct Job {
     pub reply: oneshot::Sender<Result<Receipt, AppError>>,
 }
 
-/// Starts the writer task; it ends when every sender is dropped.
-pub(super) fn start(writer: Arc<Writer>) -> mpsc::Sender<Job> {
+/// Starts `writers` writer tasks on one queue; they end when every sender
+/// is dropped.
+pub(super) fn start(writer: Arc<Writer>, writers: usize) -> mpsc::Sender<Job> {
     let (sender, receiver) = mpsc::channel(1024);
-    tokio::spawn(run(writer, receiver));
+    let receiver = Arc::new(Mutex::new(receiver));
+    for _ in 0..writers.max(1) {
+        tokio::spawn(run(writer.clone(), receiver.clone()));
+    }
     sender
 }
 
-async fn run(writer: Arc<Writer>, mut receiver: mpsc::Receiver<Job>) {
+async fn run(writer: Arc<Writer>, receiver: Arc<Mutex<mpsc::Receiver<Job>>>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+    loop {
+        // Hold the queue only while taking a batch, so another writer can
+        // take the next one while this one writes.
+        let taken = receiver.lock().await.recv_many(&mut jobs, MAX_BATCH).await;
+        if taken == 0 {
+            return;
+        }
+        jobs.sort_by(|a, b| a.delivery.lock_order().cmp(&b.delivery.lock_order()));
         let results = write_batch(&writer, &jobs).await;
         for (job, result) in jobs.drain(..).zip(results) {
             // The caller may have gone (client disconnected): the event is

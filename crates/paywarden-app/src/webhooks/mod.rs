@@ -6,10 +6,8 @@
 //! an event is durable before it is acknowledged, and its id decides,
 //! inside the same transaction, that it applies once.
 //!
-//! On SQLite, which has a single writer, deliveries that arrive together
-//! are written together (`batch.rs`): one transaction, one commit, every
-//! caller answered after it. PostgreSQL takes concurrent transactions
-//! directly.
+//! Deliveries that arrive together are written together (`batch.rs`): one
+//! transaction, one commit, every caller answered after it.
 
 mod batch;
 
@@ -29,6 +27,13 @@ use tracing::{info, info_span, warn, Instrument, Span};
 
 use crate::error::AppError;
 use crate::retry::backoff;
+
+/// Times a transaction aborted by a concurrent one is run before giving up (503).
+const TRANSIENT_ATTEMPTS: u32 = 4;
+
+/// Batch writers on PostgreSQL: enough to keep the server's cores busy
+/// while batches wait on commits; each holds one connection while writing.
+const POSTGRES_BATCH_WRITERS: usize = 4;
 
 /// What the webhook endpoint is configured with.
 #[derive(Debug, Clone)]
@@ -99,6 +104,14 @@ impl Delivery {
         .await
     }
 
+    /// The order in which a batch writes deliveries: by object, then event.
+    fn lock_order(&self) -> (&str, &str) {
+        (
+            self.event.object_id().unwrap_or_default(),
+            self.event.id.as_str(),
+        )
+    }
+
     fn duplicate(&self) -> Receipt {
         let _entered = self.span.enter();
         info!(event.id = %self.event.id, "skipped replay");
@@ -158,7 +171,8 @@ impl Writer {
                 Ok(()) => {}
                 Err(err) if err.is_unavailable() => return Err(err.into()),
                 Err(_) => {
-                    tx.rollback().await?;
+                    // Refused or aborted: nothing of this transaction stays.
+                    drop(tx);
                     return self.write_one(delivery).await;
                 }
             }
@@ -169,8 +183,24 @@ impl Writer {
 
     /// Writes one delivery in its own transaction. A projection that cannot
     /// be written leaves the event stored as `failed`, in the same
-    /// transaction; a database outage is an error (and nothing is stored).
+    /// transaction; a database outage is an error (and nothing is stored). A
+    /// transaction the database aborted for a conflict (a deadlock) is run
+    /// again, a few times, before the caller is told to retry later.
     async fn write_one(&self, delivery: &Delivery) -> Result<Receipt, AppError> {
+        let mut attempt = 1;
+        loop {
+            match self.write_one_attempt(delivery).await {
+                Err(AppError::Store(err)) if err.is_transient() && attempt < TRANSIENT_ATTEMPTS => {
+                    let _entered = delivery.span.enter();
+                    warn!(error = %err, attempt, "transaction aborted by a concurrent one; running it again");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn write_one_attempt(&self, delivery: &Delivery) -> Result<Receipt, AppError> {
         let now = now_ms();
         let mut tx = self.store.begin().await?;
         if delivery.claim(&mut tx, now).await? == Claim::Duplicate {
@@ -181,7 +211,7 @@ impl Writer {
         if let Some(changes) = delivery.changes() {
             match tx.apply_changes(changes, &self.context(now)).await {
                 Ok(()) => {}
-                Err(err) if err.is_unavailable() => return Err(err.into()),
+                Err(err) if err.is_unavailable() || err.is_transient() => return Err(err.into()),
                 Err(err) => {
                     let _entered = delivery.span.enter();
                     warn!(error = %err, "applying event failed");
@@ -205,19 +235,23 @@ impl Writer {
 pub struct WebhookInbox {
     writer: Arc<Writer>,
     settings: Arc<WebhookSettings>,
-    batches: Option<mpsc::Sender<batch::Job>>,
+    batches: mpsc::Sender<batch::Job>,
 }
 
 impl WebhookInbox {
-    /// Must be called inside a Tokio runtime: on SQLite it starts the batch
-    /// writer task, which ends when the last clone of the inbox is dropped.
+    /// Must be called inside a Tokio runtime: it starts the batch writer
+    /// tasks, which end when the last clone of the inbox is dropped.
     pub fn new(store: Store, settings: WebhookSettings) -> Self {
         let writer = Arc::new(Writer {
             store,
             default_daily_cap: settings.default_daily_cap,
         });
-        let batches =
-            (writer.store.backend() == Backend::Sqlite).then(|| batch::start(writer.clone()));
+        let writers = match writer.store.backend() {
+            // One writer at a time is all SQLite admits.
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_BATCH_WRITERS,
+        };
+        let batches = batch::start(writer.clone(), writers);
         Self {
             writer,
             settings: Arc::new(settings),
@@ -256,23 +290,17 @@ impl WebhookInbox {
             planned,
             span: span.clone(),
         };
-        match &self.batches {
-            Some(batches) => {
-                let (reply, answer) = oneshot::channel();
-                let job = batch::Job { delivery, reply };
-                match batches.send(job).await {
-                    Ok(()) => answer.await.unwrap_or_else(|_| {
-                        Err(AppError::Internal(
-                            "the batch writer stopped before answering".into(),
-                        ))
-                    }),
-                    // The writer is gone (shutting down): write directly.
-                    Err(mpsc::error::SendError(job)) => {
-                        self.writer.write_one(&job.delivery).instrument(span).await
-                    }
-                }
+        let (reply, answer) = oneshot::channel();
+        match self.batches.send(batch::Job { delivery, reply }).await {
+            Ok(()) => answer.await.unwrap_or_else(|_| {
+                Err(AppError::Internal(
+                    "the batch writer stopped before answering".into(),
+                ))
+            }),
+            // The writers are gone (shutting down): write directly.
+            Err(mpsc::error::SendError(job)) => {
+                self.writer.write_fast(&job.delivery).instrument(span).await
             }
-            None => self.writer.write_fast(&delivery).instrument(span).await,
         }
     }
 }
