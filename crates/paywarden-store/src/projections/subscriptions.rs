@@ -7,6 +7,8 @@
 //! Each register keeps its own maximum, so the final row does not depend on
 //! the order in which snapshots and Checkout completions arrive.
 
+use std::sync::LazyLock;
+
 use paywarden_core::projection::{SubscriptionActivation, SubscriptionRecord};
 use paywarden_core::stripe::SubscriptionStatus;
 use sqlx::{AnyConnection, Row};
@@ -55,13 +57,8 @@ fn guarded(columns: &[&str], guard: &str) -> String {
         .join(", ")
 }
 
-pub(super) async fn snapshot(
-    conn: &mut AnyConnection,
-    r: &SubscriptionRecord,
-    ctx: &ApplyContext,
-) -> Result<(), StoreError> {
-    let p = &r.precedence;
-    let sql = format!(
+static SNAPSHOT_UPSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
         "INSERT INTO subscriptions (id, customer_id, user_id, status, current_period_start, current_period_end, \
              cancel_at_period_end, cancel_at, canceled_at, ended_at, pause_behavior, pause_resumes_at, trial_start, trial_end, \
              snap_terminal, snap_created, snap_rank, snap_event, status_terminal, status_created, status_rank, status_event, updated_at) \
@@ -72,8 +69,26 @@ pub(super) async fn snapshot(
          RETURNING snap_event",
         guarded(SNAPSHOT_COLUMNS, SNAPSHOT_NEWER),
         guarded(STATUS_COLUMNS, STATUS_NEWER),
-    );
-    let row = sqlx::query(&sql)
+    )
+});
+
+static ACTIVATION_UPSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO subscriptions (id, customer_id, user_id, status, status_terminal, status_created, status_rank, \
+             status_event, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (id) DO UPDATE SET customer_id = COALESCE(subscriptions.customer_id, excluded.customer_id), \
+             user_id = COALESCE(excluded.user_id, subscriptions.user_id), {}, updated_at = excluded.updated_at",
+        guarded(STATUS_COLUMNS, STATUS_NEWER),
+    )
+});
+
+pub(super) async fn snapshot(
+    conn: &mut AnyConnection,
+    r: &SubscriptionRecord,
+    ctx: &ApplyContext,
+) -> Result<(), StoreError> {
+    let p = &r.precedence;
+    let row = sqlx::query(&SNAPSHOT_UPSERT)
         .bind(r.id.as_str())
         .bind(r.customer.as_ref().map(|c| c.as_str()))
         .bind(r.user_id.as_ref().map(|u| u.as_str()))
@@ -142,14 +157,7 @@ pub(super) async fn activate(
     ctx: &ApplyContext,
 ) -> Result<(), StoreError> {
     let p = &a.precedence;
-    let sql = format!(
-        "INSERT INTO subscriptions (id, customer_id, user_id, status, status_terminal, status_created, status_rank, \
-             status_event, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (id) DO UPDATE SET customer_id = COALESCE(subscriptions.customer_id, excluded.customer_id), \
-             user_id = COALESCE(excluded.user_id, subscriptions.user_id), {}, updated_at = excluded.updated_at",
-        guarded(STATUS_COLUMNS, STATUS_NEWER),
-    );
-    sqlx::query(&sql)
+    sqlx::query(&ACTIVATION_UPSERT)
         .bind(a.id.as_str())
         .bind(a.customer.as_ref().map(|c| c.as_str()))
         .bind(a.user_id.as_ref().map(|u| u.as_str()))
