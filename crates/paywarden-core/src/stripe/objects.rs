@@ -1,8 +1,11 @@
 //! Typed snapshots of the Stripe objects paywarden projects.
 //!
-//! Every field but `id` is optional or defaulted: fixtures from 2014 to
-//! 2025 must all read. A field present with the wrong type is an error,
-//! which marks the event `failed` rather than storing a wrong value.
+//! Every field is optional or defaulted (`#[serde(default)]` on the
+//! struct): fixtures from 2014 to 2025 must all read. An object without an
+//! id never gets this far (there is nothing to key a row on), and a field
+//! present with the wrong type is an error, which marks the event `failed`
+//! rather than storing a wrong value. Only a subscription's `status` is
+//! required.
 
 use std::collections::BTreeMap;
 
@@ -37,66 +40,49 @@ impl<T> Default for List<T> {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Customer {
     pub id: String,
-    #[serde(default)]
     pub email: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub deleted: Option<bool>,
-    #[serde(default)]
     pub created: Option<i64>,
-    #[serde(default)]
     pub metadata: Metadata,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Product {
     pub id: String,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub active: Option<bool>,
-    #[serde(default)]
     pub deleted: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Recurring {
-    #[serde(default)]
     pub interval: Option<String>,
-    #[serde(default)]
     pub interval_count: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Price {
     pub id: String,
-    #[serde(default)]
     pub product: Option<Reference>,
-    #[serde(default)]
     pub active: Option<bool>,
-    #[serde(default)]
     pub deleted: Option<bool>,
-    #[serde(default)]
     pub currency: Option<String>,
-    #[serde(default)]
     pub unit_amount: Option<i64>,
     /// Legacy `plan` objects carry `amount` instead of `unit_amount`.
-    #[serde(default)]
     pub amount: Option<i64>,
-    #[serde(default)]
     pub recurring: Option<Recurring>,
     /// Legacy `plan` objects carry the interval at the top level.
-    #[serde(default)]
     pub interval: Option<String>,
-    #[serde(default)]
     pub interval_count: Option<i64>,
-    #[serde(default)]
     pub lookup_key: Option<String>,
-    #[serde(default)]
     pub nickname: Option<String>,
 }
 
@@ -121,43 +107,29 @@ impl Price {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct CustomerDetails {
-    #[serde(default)]
     pub email: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct CheckoutSession {
     pub id: String,
-    #[serde(default)]
     pub mode: Option<String>,
-    #[serde(default)]
     pub status: Option<CheckoutStatus>,
-    #[serde(default)]
     pub payment_status: Option<CheckoutPaymentStatus>,
-    #[serde(default)]
     pub customer: Option<Reference>,
-    #[serde(default)]
     pub customer_email: Option<String>,
-    #[serde(default)]
     pub customer_details: Option<CustomerDetails>,
-    #[serde(default)]
     pub client_reference_id: Option<String>,
-    #[serde(default)]
     pub metadata: Metadata,
-    #[serde(default)]
     pub subscription: Option<Reference>,
-    #[serde(default)]
     pub payment_intent: Option<Reference>,
-    #[serde(default)]
     pub invoice: Option<Reference>,
-    #[serde(default)]
     pub amount_total: Option<i64>,
-    #[serde(default)]
     pub currency: Option<String>,
-    #[serde(default)]
     pub created: Option<i64>,
-    #[serde(default)]
     pub expires_at: Option<i64>,
 }
 
@@ -171,28 +143,23 @@ impl CheckoutSession {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct PauseCollection {
-    #[serde(default)]
     pub behavior: Option<String>,
-    #[serde(default)]
     pub resumes_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct SubscriptionItem {
     pub id: String,
-    #[serde(default)]
     pub price: Option<Price>,
     /// Legacy mirror of `price`.
-    #[serde(default)]
     pub plan: Option<Price>,
-    #[serde(default)]
     pub quantity: Option<i64>,
     /// Since 2025-03-31.basil the billing period lives on the item.
-    #[serde(default)]
     pub current_period_start: Option<i64>,
-    #[serde(default)]
     pub current_period_end: Option<i64>,
 }
 
@@ -258,92 +225,71 @@ impl Subscription {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Period {
-    #[serde(default)]
     pub start: Option<i64>,
-    #[serde(default)]
     pub end: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct SubscriptionDetails {
-    #[serde(default)]
     pub subscription: Option<Reference>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct InvoiceParent {
-    #[serde(default)]
     pub subscription_details: Option<SubscriptionDetails>,
-    #[serde(default)]
     pub subscription_item_details: Option<SubscriptionDetails>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct InvoiceLine {
-    #[serde(default)]
     pub subscription: Option<Reference>,
-    #[serde(default)]
     pub parent: Option<InvoiceParent>,
-    #[serde(default)]
     pub period: Option<Period>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct InvoicePaymentDetails {
-    #[serde(default)]
     pub payment_intent: Option<Reference>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct InvoicePayment {
-    #[serde(default)]
     pub payment: Option<InvoicePaymentDetails>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Invoice {
     /// `invoice.upcoming` previews have no id.
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub customer: Option<Reference>,
-    #[serde(default)]
     pub customer_email: Option<String>,
     /// ≤ acacia.
-    #[serde(default)]
     pub subscription: Option<Value>,
     /// ≥ basil.
-    #[serde(default)]
     pub parent: Option<InvoiceParent>,
-    #[serde(default)]
     pub lines: List<InvoiceLine>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub amount_paid: Option<i64>,
-    #[serde(default)]
     pub amount_due: Option<i64>,
-    #[serde(default)]
     pub total: Option<i64>,
-    #[serde(default)]
     pub currency: Option<String>,
-    #[serde(default)]
     pub attempt_count: Option<i64>,
-    #[serde(default)]
     pub next_payment_attempt: Option<i64>,
-    #[serde(default)]
     pub billing_reason: Option<String>,
     /// ≤ acacia.
-    #[serde(default)]
     pub payment_intent: Option<Reference>,
     /// ≥ basil, when `payments` is included.
-    #[serde(default)]
     pub payments: Option<List<InvoicePayment>>,
-    #[serde(default)]
     pub hosted_invoice_url: Option<String>,
-    #[serde(default)]
     pub created: Option<i64>,
 }
 
@@ -404,114 +350,83 @@ impl Invoice {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct PaymentError {
-    #[serde(default)]
     pub code: Option<String>,
-    #[serde(default)]
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct PaymentIntent {
     pub id: String,
-    #[serde(default)]
     pub amount: Option<i64>,
-    #[serde(default)]
     pub amount_received: Option<i64>,
-    #[serde(default)]
     pub currency: Option<String>,
-    #[serde(default)]
     pub customer: Option<Reference>,
-    #[serde(default)]
     pub status: Option<String>,
     /// ≤ acacia.
-    #[serde(default)]
     pub invoice: Option<Reference>,
-    #[serde(default)]
     pub last_payment_error: Option<PaymentError>,
-    #[serde(default)]
     pub created: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Refund {
     pub id: String,
-    #[serde(default)]
     pub amount: Option<i64>,
-    #[serde(default)]
     pub currency: Option<String>,
-    #[serde(default)]
     pub charge: Option<Reference>,
-    #[serde(default)]
     pub payment_intent: Option<Reference>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
     pub created: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Charge {
     pub id: String,
-    #[serde(default)]
     pub amount: Option<i64>,
-    #[serde(default)]
     pub amount_refunded: Option<i64>,
-    #[serde(default)]
     pub currency: Option<String>,
-    #[serde(default)]
     pub customer: Option<Reference>,
-    #[serde(default)]
     pub payment_intent: Option<Reference>,
-    #[serde(default)]
     pub refunds: Option<List<Refund>>,
-    #[serde(default)]
     pub created: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Dispute {
     pub id: String,
-    #[serde(default)]
     pub amount: Option<i64>,
-    #[serde(default)]
     pub currency: Option<String>,
-    #[serde(default)]
     pub charge: Option<Reference>,
-    #[serde(default)]
     pub payment_intent: Option<Reference>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
     pub created: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Card {
-    #[serde(default)]
     pub brand: Option<String>,
-    #[serde(default)]
     pub last4: Option<String>,
-    #[serde(default)]
     pub exp_month: Option<i64>,
-    #[serde(default)]
     pub exp_year: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct PaymentMethod {
     pub id: String,
-    #[serde(default)]
     pub customer: Option<Reference>,
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub method_type: Option<String>,
-    #[serde(default)]
     pub card: Option<Card>,
-    #[serde(default)]
     pub created: Option<i64>,
 }
