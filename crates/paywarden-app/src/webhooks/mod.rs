@@ -157,6 +157,15 @@ impl Writer {
     /// only if that fails is the transaction rolled back and the delivery
     /// written again by [`Writer::write_one`].
     async fn write_fast(&self, delivery: &Delivery) -> Result<Receipt, AppError> {
+        match self.write_fast_attempt(delivery).await {
+            // Aborted by a concurrent transaction (at the claim, say):
+            // nothing stayed; the careful path runs it again.
+            Err(AppError::Store(err)) if err.is_transient() => self.write_one(delivery).await,
+            result => result,
+        }
+    }
+
+    async fn write_fast_attempt(&self, delivery: &Delivery) -> Result<Receipt, AppError> {
         let now = now_ms();
         let mut tx = self.store.begin().await?;
         if delivery.claim(&mut tx, now).await? == Claim::Duplicate {
