@@ -51,7 +51,11 @@ pub struct ProjectionCounts {
     pub events: i64,
     pub customers: i64,
     pub subscriptions: i64,
+    /// Payment rows (one per invoice or PaymentIntent).
     pub payments: i64,
+    /// Payments counting each sum of money once: a PaymentIntent's row is
+    /// left out when an invoice claims that PaymentIntent.
+    pub counted_payments: i64,
     pub payment_failures: i64,
     pub notifications: i64,
     pub accounts: i64,
@@ -93,6 +97,7 @@ const DIGEST: &[(&str, &str)] = &[
     ("subscriptions", "id, customer_id, user_id, status, current_period_start, current_period_end, cancel_at_period_end, cancel_at, canceled_at, ended_at, pause_behavior, pause_resumes_at, trial_start, trial_end"),
     ("subscription_items", "id, subscription_id, price_id, product_id, quantity, unit_amount, currency, current_period_start, current_period_end"),
     ("payments", "source_id, source, invoice_id, payment_intent_id, customer_id, subscription_id, amount, currency, period_start, period_end"),
+    ("invoice_payment_links", "payment_intent_id, invoice_id"),
     ("payment_failures", "event_id, invoice_id, customer_id, amount, attempt_count"),
     ("notifications", "cause_key, kind, customer_id, payload"),
     ("refunds", "key, refund_id, charge_id, amount, currency, status"),
@@ -193,6 +198,8 @@ impl ProjectionReader for Store {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM customers) AS customers, \
                  (SELECT COUNT(*) FROM subscriptions) AS subscriptions, (SELECT COUNT(*) FROM payments) AS payments, \
+                 (SELECT COUNT(*) FROM payments p WHERE NOT (p.source = 'payment_intent' AND EXISTS \
+                     (SELECT 1 FROM invoice_payment_links l WHERE l.payment_intent_id = p.payment_intent_id))) AS counted_payments, \
                  (SELECT COUNT(*) FROM payment_failures) AS payment_failures, \
                  (SELECT COUNT(*) FROM notifications) AS notifications, (SELECT COUNT(*) FROM accounts) AS accounts, \
                  (SELECT COUNT(*) FROM account_events) AS account_events, (SELECT COUNT(*) FROM refunds) AS refunds, \
@@ -205,6 +212,7 @@ impl ProjectionReader for Store {
             customers: row.try_get("customers")?,
             subscriptions: row.try_get("subscriptions")?,
             payments: row.try_get("payments")?,
+            counted_payments: row.try_get("counted_payments")?,
             payment_failures: row.try_get("payment_failures")?,
             notifications: row.try_get("notifications")?,
             accounts: row.try_get("accounts")?,

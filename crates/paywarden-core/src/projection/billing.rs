@@ -6,7 +6,8 @@ use super::records::*;
 use super::{currency, malformed, object, precedence, primary_id, read, ProjectionError};
 use crate::ids::{ChargeId, InvoiceId};
 use crate::stripe::{
-    metadata_text, Charge, Dispute, Event, Invoice, PaymentIntent, Refund, Subscription,
+    metadata_text, Charge, Dispute, Event, Invoice, InvoicePayment, PaymentIntent, Refund,
+    Subscription,
 };
 
 pub(super) fn subscription(event: &Event) -> Result<Vec<Change>, ProjectionError> {
@@ -103,8 +104,35 @@ pub(super) fn invoice_paid(event: &Event) -> Result<Vec<Change>, ProjectionError
         event_id: event.id.clone(),
         created: event.created,
     })];
+    if let Some(payment_intent) = invoice.payment_intent_ref().and_then(|r| r.typed()) {
+        changes.push(Change::InvoicePaymentLink(InvoicePaymentLink {
+            invoice: invoice_id(event, &invoice)?,
+            payment_intent,
+        }));
+    }
     changes.extend(expanded_subscription(event, &invoice)?);
     Ok(changes)
+}
+
+/// `invoice_payment.paid` (≥ basil): which PaymentIntent paid which invoice.
+pub(super) fn invoice_payment_paid(event: &Event) -> Result<Vec<Change>, ProjectionError> {
+    let payment: InvoicePayment = object(event)?;
+    let invoice = payment.invoice.as_ref().and_then(|r| r.typed());
+    let intent = payment
+        .payment
+        .as_ref()
+        .and_then(|p| p.payment_intent.as_ref())
+        .and_then(|r| r.typed());
+    Ok(match (invoice, intent) {
+        (Some(invoice), Some(payment_intent)) => {
+            vec![Change::InvoicePaymentLink(InvoicePaymentLink {
+                invoice,
+                payment_intent,
+            })]
+        }
+        // Paid out of band or by another kind of payment: nothing to link.
+        _ => Vec::new(),
+    })
 }
 
 pub(super) fn invoice_payment_failed(event: &Event) -> Result<Vec<Change>, ProjectionError> {
@@ -150,9 +178,12 @@ pub(super) fn invoice_payment_failed(event: &Event) -> Result<Vec<Change>, Proje
 pub(super) fn payment_intent_succeeded(event: &Event) -> Result<Vec<Change>, ProjectionError> {
     let intent: PaymentIntent = object(event)?;
     let id = primary_id(event, &intent.id)?;
-    // A PaymentIntent that pays an invoice is counted with the invoice.
-    if intent.invoice.is_some() {
-        return Ok(Vec::new());
+    // A PaymentIntent that names its invoice (≤ acacia) is counted with it.
+    if let Some(invoice) = intent.invoice.as_ref().and_then(|r| r.typed()) {
+        return Ok(vec![Change::InvoicePaymentLink(InvoicePaymentLink {
+            invoice,
+            payment_intent: id,
+        })]);
     }
     Ok(vec![Change::Payment(PaymentRecord {
         source_id: intent.id.clone(),

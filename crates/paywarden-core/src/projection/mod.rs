@@ -65,6 +65,7 @@ fn projector(event_type: &str) -> Option<Projector> {
         t if t.starts_with("customer.subscription.") => billing::subscription,
         "invoice.paid" | "invoice.payment_succeeded" => billing::invoice_paid,
         "invoice.payment_failed" => billing::invoice_payment_failed,
+        "invoice_payment.paid" => billing::invoice_payment_paid,
         "payment_intent.succeeded" => billing::payment_intent_succeeded,
         "payment_intent.payment_failed" => billing::payment_intent_failed,
         "charge.refunded" => billing::charge_refunded,

@@ -32,6 +32,8 @@ pub enum Change {
     SubscriptionActivation(SubscriptionActivation),
     ProvisionAccount(AccountProvision),
     Payment(PaymentRecord),
+    /// Stripe says this PaymentIntent paid this invoice.
+    InvoicePaymentLink(InvoicePaymentLink),
     PaymentFailure(PaymentFailureRecord),
     Notification(NotificationRecord),
     Refund(RefundRecord),
@@ -210,6 +212,18 @@ pub struct PaymentRecord {
     pub period_end: Option<i64>,
     pub event_id: EventId,
     pub created: i64,
+}
+
+/// The PaymentIntent that paid an invoice. Since 2025-03-31.basil a
+/// PaymentIntent no longer names its invoice, so an invoice's payment and
+/// its PaymentIntent's arrive as two unrelated payments; this link, from
+/// whichever event states it (`invoice.paid` with its payments, an older
+/// PaymentIntent's `invoice`, `invoice_payment.paid`), lets the reads count
+/// the money once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoicePaymentLink {
+    pub invoice: InvoiceId,
+    pub payment_intent: PaymentIntentId,
 }
 
 /// A failed payment attempt, recorded once per event.

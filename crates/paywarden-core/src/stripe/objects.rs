@@ -259,9 +259,14 @@ pub struct InvoicePaymentDetails {
     pub payment_intent: Option<Reference>,
 }
 
+/// An `invoice_payment` (≥ basil): an invoice and one payment towards it.
+/// Inside an invoice's `payments` list only `payment` is read.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct InvoicePayment {
+    pub id: String,
+    pub invoice: Option<Reference>,
+    pub status: Option<String>,
     pub payment: Option<InvoicePaymentDetails>,
 }
 

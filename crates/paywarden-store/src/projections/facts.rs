@@ -1,7 +1,9 @@
 //! Fact rows: payments, payment failures and notifications. Each is
 //! inserted once under its unique key and never changed by a later event.
 
-use paywarden_core::projection::{NotificationRecord, PaymentFailureRecord, PaymentRecord};
+use paywarden_core::projection::{
+    InvoicePaymentLink, NotificationRecord, PaymentFailureRecord, PaymentRecord,
+};
 use sqlx::AnyConnection;
 
 use super::currency_text;
@@ -68,6 +70,21 @@ pub(super) async fn notification(
     .bind(r.customer.as_ref().map(|id| id.as_str()))
     .bind(r.payload.to_string())
     .bind(r.created)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn invoice_payment_link(
+    conn: &mut AnyConnection,
+    link: &InvoicePaymentLink,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO invoice_payment_links (payment_intent_id, invoice_id) VALUES ($1, $2) \
+         ON CONFLICT (payment_intent_id) DO NOTHING",
+    )
+    .bind(link.payment_intent.as_str())
+    .bind(link.invoice.as_str())
     .execute(conn)
     .await?;
     Ok(())

@@ -98,6 +98,7 @@ async fn apply(
             crate::accounts::provision(conn, provision, ctx).await
         }
         Change::Payment(record) => facts::payment(conn, record).await,
+        Change::InvoicePaymentLink(link) => facts::invoice_payment_link(conn, link).await,
         Change::PaymentFailure(record) => facts::payment_failure(conn, record).await,
         Change::Notification(record) => facts::notification(conn, record).await,
         Change::Refund(record) => objects::refund(conn, record, ctx).await,

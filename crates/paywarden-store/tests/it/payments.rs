@@ -247,3 +247,84 @@ async fn expanded_subscription_on_a_failed_invoice_updates_the_subscription() {
         );
     }
 }
+
+/// A renewal under 2025-03-31.basil: the invoice no longer names its
+/// PaymentIntent, the PaymentIntent no longer names its invoice, and only
+/// `invoice_payment.paid` links them. Two payment rows, one sum of money,
+/// whatever the order of arrival.
+#[tokio::test]
+async fn basil_invoice_and_its_payment_intent_count_once_in_any_order() {
+    let bodies = [
+        event_body(
+            "evt_basil_inv",
+            "invoice.paid",
+            100,
+            json!({"id": "in_basil", "object": "invoice", "customer": "cus_b", "status": "paid",
+                   "amount_paid": 1500, "currency": "usd",
+                   "parent": {"type": "subscription_details", "subscription_details": {"subscription": "sub_b"}}}),
+        ),
+        event_body(
+            "evt_basil_pi",
+            "payment_intent.succeeded",
+            100,
+            json!({"id": "pi_basil", "object": "payment_intent", "customer": "cus_b",
+                   "amount": 1500, "amount_received": 1500, "currency": "usd", "status": "succeeded"}),
+        ),
+        event_body(
+            "evt_basil_link",
+            "invoice_payment.paid",
+            101,
+            json!({"id": "inpay_basil", "object": "invoice_payment", "invoice": "in_basil", "status": "paid",
+                   "payment": {"type": "payment_intent", "payment_intent": "pi_basil"}}),
+        ),
+    ];
+    for (in_order, reversed) in in_both_orders(&bodies).await {
+        for t in [&in_order, &reversed] {
+            let counts = counts(t).await;
+            assert_eq!(counts.payments, 2, "{}: both facts are kept", t.name);
+            assert_eq!(
+                counts.counted_payments, 1,
+                "{}: the money counts once",
+                t.name
+            );
+        }
+        assert_eq!(
+            digest(&in_order).await,
+            digest(&reversed).await,
+            "{}",
+            in_order.name
+        );
+    }
+}
+
+/// Before basil the PaymentIntent names its invoice: no PaymentIntent row,
+/// and the link is recorded from either side.
+#[tokio::test]
+async fn an_older_payment_intent_naming_its_invoice_is_counted_with_it() {
+    for t in backends().await {
+        deliver(
+            &t,
+            &event_body(
+                "evt_old_pi",
+                "payment_intent.succeeded",
+                100,
+                json!({"id": "pi_old", "object": "payment_intent", "invoice": "in_old",
+                       "amount": 900, "amount_received": 900, "currency": "usd"}),
+            ),
+        )
+        .await;
+        let counts = counts(&t).await;
+        assert_eq!(
+            (counts.payments, counts.counted_payments),
+            (0, 0),
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            rows(&t, "invoice_payment_links").await.len(),
+            1,
+            "{}",
+            t.name
+        );
+    }
+}
