@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use paywarden_app::webhooks::{WebhookInbox, WebhookSettings};
+use paywarden_app::webhooks::{Receipt, WebhookInbox, WebhookSettings};
+use paywarden_app::AppError;
 use paywarden_core::signature::{header_for, WebhookSecret};
 use paywarden_store::{EventLog, EventStatus, ProjectionReader};
 use paywarden_testkit::{backends, now_secs, TEST_WEBHOOK_SECRET};
@@ -24,6 +25,26 @@ fn invoice_paid(i: usize) -> String {
     )
 }
 
+/// Signs every body now and delivers them all at once, answers in order.
+async fn deliver_together(
+    inbox: &WebhookInbox,
+    secret: &WebhookSecret,
+    bodies: &[String],
+) -> Vec<Result<Receipt, AppError>> {
+    let now = now_secs();
+    let headers: Vec<String> = bodies
+        .iter()
+        .map(|b| header_for(std::slice::from_ref(secret), now, b.as_bytes()))
+        .collect();
+    futures::future::join_all(
+        bodies
+            .iter()
+            .zip(&headers)
+            .map(|(body, header)| inbox.receive(Some(header), body.as_bytes(), now)),
+    )
+    .await
+}
+
 /// Plans fine; the database refuses it (card data is brand/last4/expiry only).
 const UNSTORABLE: &str = r#"{"id":"evt_bad","object":"event","type":"payment_method.attached","created":1,
   "data":{"object":{"id":"pm_bad","customer":"cus_1","card":{"last4":"12345"}}}}"#;
@@ -37,18 +58,7 @@ async fn a_batch_with_an_unstorable_event_is_rewritten_one_by_one() {
         let mut bodies: Vec<String> = (0..63).map(invoice_paid).collect();
         bodies.insert(30, UNSTORABLE.to_owned());
         bodies.push(invoice_paid(5)); // a duplicate inside the same batch
-        let now = now_secs();
-        let headers: Vec<String> = bodies
-            .iter()
-            .map(|b| header_for(std::slice::from_ref(&secret), now, b.as_bytes()))
-            .collect();
-        let receipts = futures::future::join_all(
-            bodies
-                .iter()
-                .zip(&headers)
-                .map(|(body, header)| inbox.receive(Some(header), body.as_bytes(), now)),
-        )
-        .await;
+        let receipts = deliver_together(&inbox, &secret, &bodies).await;
         let receipts: Vec<_> = receipts.into_iter().map(|r| r.expect("accepted")).collect();
         assert_eq!(
             receipts.iter().filter(|r| r.duplicate).count(),
@@ -91,18 +101,7 @@ async fn a_burst_is_applied_once_per_event() {
     for t in backends().await {
         let (inbox, secret) = inbox(t.store.clone());
         let bodies: Vec<String> = (0..200).map(|i| invoice_paid(i % 100)).collect();
-        let now = now_secs();
-        let headers: Vec<String> = bodies
-            .iter()
-            .map(|b| header_for(std::slice::from_ref(&secret), now, b.as_bytes()))
-            .collect();
-        let receipts = futures::future::join_all(
-            bodies
-                .iter()
-                .zip(&headers)
-                .map(|(body, header)| inbox.receive(Some(header), body.as_bytes(), now)),
-        )
-        .await;
+        let receipts = deliver_together(&inbox, &secret, &bodies).await;
         assert!(receipts.iter().all(Result::is_ok), "{}", t.name);
         assert_eq!(
             receipts
