@@ -35,8 +35,7 @@ pub async fn list(
         cursor,
     };
     store.list_events(&filter).await.map_err(|err| match err {
-        // The one constraint a listing can break: a cursor that is not ours.
-        StoreError::Constraint(message) => AppError::Invalid(message),
+        StoreError::InvalidCursor => AppError::Invalid("invalid cursor".into()),
         err => err.into(),
     })
 }

@@ -13,6 +13,9 @@ pub enum StoreError {
     /// A uniqueness or check constraint refused the write.
     #[error("constraint violated: {0}")]
     Constraint(String),
+    /// A listing cursor that this store did not hand out.
+    #[error("invalid cursor")]
+    InvalidCursor,
     /// A stored value does not read back as its type.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

@@ -304,10 +304,7 @@ impl EventLog for Store {
     async fn list_events(&self, filter: &EventFilter) -> Result<EventPage, StoreError> {
         let limit = filter.limit.clamp(1, 100);
         let cursor = match &filter.cursor {
-            Some(text) => Some(
-                decode_cursor(text)
-                    .ok_or_else(|| StoreError::Constraint("invalid cursor".into()))?,
-            ),
+            Some(text) => Some(decode_cursor(text).ok_or(StoreError::InvalidCursor)?),
             None => None,
         };
         let mut conditions = Vec::new();

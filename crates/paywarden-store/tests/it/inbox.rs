@@ -461,7 +461,7 @@ async fn an_invalid_cursor_is_an_error() {
                 })
                 .await;
             assert!(
-                matches!(result, Err(StoreError::Constraint(_))),
+                matches!(result, Err(StoreError::InvalidCursor)),
                 "{}: cursor {cursor:?}: {result:?}",
                 t.name
             );
