@@ -1,0 +1,107 @@
+//! `/v1/customers`: create, retrieve, update, list, delete.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::error::StripeError;
+use crate::ids::{new_id, CUSTOMER};
+use crate::list::{page, LIST_PARAMS};
+use crate::params::{or_null, Params};
+use crate::state::{now, Sim};
+
+const WRITABLE: &[&str] = &[
+    "email",
+    "name",
+    "description",
+    "phone",
+    "metadata",
+    "expand",
+];
+
+fn apply(params: &Params, customer: &mut Value) -> Result<(), StripeError> {
+    for field in ["email", "name", "description", "phone"] {
+        if let Some(value) = params.string(field)? {
+            customer[field] = or_null(Some(value));
+        }
+    }
+    params.apply_metadata(customer)
+}
+
+pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
+    params.only(WRITABLE)?;
+    let id = new_id(CUSTOMER);
+    let mut customer = json!({
+        "id": id, "object": "customer", "created": now(), "livemode": false,
+        "email": null, "name": null, "phone": null, "description": null,
+        "metadata": {}, "balance": 0, "currency": null, "delinquent": false,
+        "default_source": null, "address": null, "shipping": null, "discount": null,
+        "invoice_prefix": null, "next_invoice_sequence": 1, "preferred_locales": [],
+        "tax_exempt": "none", "test_clock": null,
+        "invoice_settings": {
+            "default_payment_method": null, "custom_fields": null,
+            "footer": null, "rendering_options": null
+        }
+    });
+    apply(&params, &mut customer)?;
+    sim.objects().customers.insert(id, customer.clone());
+    Ok(Json(customer))
+}
+
+pub async fn retrieve(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, StripeError> {
+    params.only(&["expand"])?;
+    sim.objects()
+        .customers
+        .get(&id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| StripeError::no_such("customer", &id, "id"))
+}
+
+pub async fn update(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, StripeError> {
+    params.only(WRITABLE)?;
+    let mut objects = sim.objects();
+    let customer = objects
+        .customers
+        .get_mut(&id)
+        .ok_or_else(|| StripeError::no_such("customer", &id, "id"))?;
+    let mut updated = customer.clone();
+    apply(&params, &mut updated)?;
+    *customer = updated.clone();
+    Ok(Json(updated))
+}
+
+pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
+    let allowed: Vec<&str> = LIST_PARAMS.iter().copied().chain(["email"]).collect();
+    params.only(&allowed)?;
+    let email = params.string("email")?;
+    let items: Vec<Value> = sim
+        .objects()
+        .customers
+        .newest_first()
+        .filter(|c| email.as_deref().is_none_or(|e| c["email"] == e))
+        .cloned()
+        .collect();
+    page(&items, &params, "/v1/customers").map(Json)
+}
+
+pub async fn delete(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, StripeError> {
+    params.only(&[])?;
+    sim.objects()
+        .customers
+        .remove(&id)
+        .map(|_| Json(json!({ "id": id, "object": "customer", "deleted": true })))
+        .ok_or_else(|| StripeError::no_such("customer", &id, "id"))
+}

@@ -1,0 +1,182 @@
+//! `/v1/prices`: create (one-time and recurring), retrieve, update, list.
+//!
+//! Amounts are immutable once created, as in Stripe; only `active`,
+//! `nickname`, `lookup_key` and `metadata` change on update.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::error::StripeError;
+use crate::ids::{new_id, PRICE};
+use crate::list::{page, LIST_PARAMS};
+use crate::params::{or_null, Params};
+use crate::state::{now, Sim};
+
+const CREATE: &[&str] = &[
+    "currency",
+    "product",
+    "unit_amount",
+    "recurring",
+    "lookup_key",
+    "nickname",
+    "metadata",
+    "active",
+    "tax_behavior",
+    "expand",
+];
+const UPDATE: &[&str] = &["active", "nickname", "lookup_key", "metadata", "expand"];
+
+fn recurring(params: &Params) -> Result<Value, StripeError> {
+    let Some(recurring) = params.hash("recurring")? else {
+        return Ok(Value::Null);
+    };
+    let name = |field: &str| format!("recurring[{field}]");
+    recurring
+        .only(&["interval", "interval_count", "usage_type"])
+        .map_err(|e| StripeError::unknown_param(&name(e.param.as_deref().unwrap_or(""))))?;
+    let interval = recurring
+        .required("interval")
+        .map_err(|_| StripeError::missing_param(&name("interval")))?;
+    if !["day", "week", "month", "year"].contains(&interval.as_str()) {
+        return Err(StripeError::invalid(
+            "Invalid recurring[interval]: must be one of day, week, month, or year",
+        )
+        .with_param(name("interval")));
+    }
+    let count = match recurring.string("interval_count")? {
+        None => 1,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| StripeError::invalid_integer(&name("interval_count"), &s))?,
+    };
+    let usage = recurring
+        .string("usage_type")?
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "licensed".to_owned());
+    if !["licensed", "metered"].contains(&usage.as_str()) {
+        return Err(StripeError::invalid(
+            "Invalid recurring[usage_type]: must be one of licensed or metered",
+        )
+        .with_param(name("usage_type")));
+    }
+    Ok(json!({
+        "interval": interval, "interval_count": count, "usage_type": usage,
+        "meter": null, "trial_period_days": null
+    }))
+}
+
+pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
+    params.only(CREATE)?;
+    let currency = params.required("currency")?.to_ascii_lowercase();
+    let product = params.required("product")?;
+    let unit_amount = params
+        .integer("unit_amount")?
+        .ok_or_else(|| StripeError::missing_param("unit_amount"))?;
+    if unit_amount < 0 {
+        return Err(StripeError::invalid(
+            "Invalid non-negative integer: unit_amount must be at least 0",
+        )
+        .with_param("unit_amount"));
+    }
+    let recurring = recurring(&params)?;
+    let active = params.boolean("active")?.unwrap_or(true);
+    let tax_behavior = params
+        .string("tax_behavior")?
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unspecified".to_owned());
+    let id = new_id(PRICE);
+    let mut price = json!({
+        "id": id, "object": "price", "created": now(), "livemode": false,
+        "active": active, "currency": currency, "product": product,
+        "type": if recurring.is_null() { "one_time" } else { "recurring" },
+        "unit_amount": unit_amount, "unit_amount_decimal": unit_amount.to_string(),
+        "billing_scheme": "per_unit", "recurring": recurring,
+        "lookup_key": or_null(params.string("lookup_key")?),
+        "nickname": or_null(params.string("nickname")?),
+        "metadata": {}, "tax_behavior": tax_behavior, "tiers_mode": null,
+        "transform_quantity": null, "custom_unit_amount": null
+    });
+    params.apply_metadata(&mut price)?;
+    let mut objects = sim.objects();
+    if objects.products.get(&product).is_none() {
+        return Err(StripeError::no_such("product", &product, "product").with_status_400());
+    }
+    objects.prices.insert(id, price.clone());
+    Ok(Json(price))
+}
+
+pub async fn retrieve(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, StripeError> {
+    params.only(&["expand"])?;
+    sim.objects()
+        .prices
+        .get(&id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| StripeError::no_such("price", &id, "id"))
+}
+
+pub async fn update(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, StripeError> {
+    params.only(UPDATE)?;
+    let active = params.boolean("active")?;
+    let nickname = params.string("nickname")?;
+    let lookup_key = params.string("lookup_key")?;
+    let mut objects = sim.objects();
+    let price = objects
+        .prices
+        .get_mut(&id)
+        .ok_or_else(|| StripeError::no_such("price", &id, "id"))?;
+    let mut updated = price.clone();
+    if let Some(active) = active {
+        updated["active"] = json!(active);
+    }
+    if nickname.is_some() {
+        updated["nickname"] = or_null(nickname);
+    }
+    if lookup_key.is_some() {
+        updated["lookup_key"] = or_null(lookup_key);
+    }
+    params.apply_metadata(&mut updated)?;
+    *price = updated.clone();
+    Ok(Json(updated))
+}
+
+pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
+    let allowed: Vec<&str> = LIST_PARAMS
+        .iter()
+        .copied()
+        .chain(["active", "lookup_keys", "product", "type", "currency"])
+        .collect();
+    params.only(&allowed)?;
+    let active = params.boolean("active")?;
+    let lookup_keys = params.strings("lookup_keys")?;
+    let product = params.string("product")?;
+    let kind = params.string("type")?;
+    let currency = params.string("currency")?;
+    let items: Vec<Value> = sim
+        .objects()
+        .prices
+        .newest_first()
+        .filter(|p| active.is_none_or(|a| p["active"] == a))
+        .filter(|p| {
+            lookup_keys
+                .as_ref()
+                .is_none_or(|keys| keys.iter().any(|k| p["lookup_key"] == k.as_str()))
+        })
+        .filter(|p| product.as_deref().is_none_or(|x| p["product"] == x))
+        .filter(|p| kind.as_deref().is_none_or(|x| p["type"] == x))
+        .filter(|p| currency.as_deref().is_none_or(|x| p["currency"] == x))
+        .cloned()
+        .collect();
+    page(&items, &params, "/v1/prices").map(Json)
+}

@@ -1,0 +1,112 @@
+//! `/v1/products`: create, retrieve, update, list.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::error::StripeError;
+use crate::ids::{new_id, PRODUCT};
+use crate::list::{page, LIST_PARAMS};
+use crate::params::{or_null, Params};
+use crate::state::{now, Sim};
+
+const WRITABLE: &[&str] = &[
+    "name",
+    "description",
+    "active",
+    "metadata",
+    "unit_label",
+    "url",
+    "statement_descriptor",
+    "tax_code",
+    "expand",
+];
+
+fn apply(params: &Params, product: &mut Value) -> Result<(), StripeError> {
+    if let Some(name) = params.string("name")? {
+        if name.is_empty() {
+            return Err(StripeError::invalid("You passed an empty string for 'name'. We assume empty values are an attempt to unset a parameter; however 'name' cannot be unset. You should remove 'name' from your request or supply a non-empty value.")
+                .with_code("parameter_invalid_empty")
+                .with_param("name"));
+        }
+        product["name"] = json!(name);
+    }
+    for field in [
+        "description",
+        "unit_label",
+        "url",
+        "statement_descriptor",
+        "tax_code",
+    ] {
+        if let Some(value) = params.string(field)? {
+            product[field] = or_null(Some(value));
+        }
+    }
+    if let Some(active) = params.boolean("active")? {
+        product["active"] = json!(active);
+    }
+    params.apply_metadata(product)?;
+    product["updated"] = json!(now());
+    Ok(())
+}
+
+pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
+    params.only(WRITABLE)?;
+    params.required("name")?;
+    let id = new_id(PRODUCT);
+    let mut product = json!({
+        "id": id, "object": "product", "created": now(), "updated": now(), "livemode": false,
+        "name": null, "active": true, "description": null, "default_price": null,
+        "images": [], "marketing_features": [], "metadata": {}, "tax_code": null,
+        "unit_label": null, "url": null, "shippable": null, "statement_descriptor": null,
+        "type": "service", "package_dimensions": null
+    });
+    apply(&params, &mut product)?;
+    sim.objects().products.insert(id, product.clone());
+    Ok(Json(product))
+}
+
+pub async fn retrieve(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, StripeError> {
+    params.only(&["expand"])?;
+    sim.objects()
+        .products
+        .get(&id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| StripeError::no_such("product", &id, "id"))
+}
+
+pub async fn update(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, StripeError> {
+    params.only(WRITABLE)?;
+    let mut objects = sim.objects();
+    let product = objects
+        .products
+        .get_mut(&id)
+        .ok_or_else(|| StripeError::no_such("product", &id, "id"))?;
+    let mut updated = product.clone();
+    apply(&params, &mut updated)?;
+    *product = updated.clone();
+    Ok(Json(updated))
+}
+
+pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
+    let allowed: Vec<&str> = LIST_PARAMS.iter().copied().chain(["active"]).collect();
+    params.only(&allowed)?;
+    let active = params.boolean("active")?;
+    let items: Vec<Value> = sim
+        .objects()
+        .products
+        .newest_first()
+        .filter(|p| active.is_none_or(|a| p["active"] == a))
+        .cloned()
+        .collect();
+    page(&items, &params, "/v1/products").map(Json)
+}

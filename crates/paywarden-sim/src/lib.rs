@@ -1,0 +1,87 @@
+//! paywarden-sim: a local Stripe the official SDKs can talk to.
+//!
+//! No network reaches Stripe from where paywarden is built and tested, and
+//! the public stand-ins are stateless or years behind. This crate speaks
+//! Stripe's wire protocol (`/v1` paths, bracket form bodies, test keys,
+//! Stripe's error object, list pagination, idempotency keys) over state kept
+//! in memory. It is a library: tests start it on `127.0.0.1:0`, and the
+//! binary will mount it later. This first slice covers the wire layer and
+//! customers, products and prices.
+#![forbid(unsafe_code)]
+
+pub mod api;
+mod auth;
+pub mod error;
+pub mod form;
+mod idempotency;
+pub mod ids;
+pub mod list;
+pub mod params;
+pub mod state;
+
+use std::future::Future;
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use error::StripeError;
+pub use state::Sim;
+
+/// The sim's routes under `/v1`, with auth, idempotency and request ids.
+pub fn router(sim: Sim) -> Router {
+    use api::{customers, prices, products};
+    let v1 = Router::new()
+        .route("/customers", get(customers::list).post(customers::create))
+        .route(
+            "/customers/{id}",
+            get(customers::retrieve)
+                .post(customers::update)
+                .delete(customers::delete),
+        )
+        .route("/products", get(products::list).post(products::create))
+        .route(
+            "/products/{id}",
+            get(products::retrieve).post(products::update),
+        )
+        .route("/prices", get(prices::list).post(prices::create))
+        .route("/prices/{id}", get(prices::retrieve).post(prices::update))
+        .layer(middleware::from_fn_with_state(
+            sim.clone(),
+            idempotency::layer,
+        ))
+        .layer(middleware::from_fn(auth::layer));
+    Router::new()
+        .nest("/v1", v1)
+        .fallback(unrecognized)
+        .layer(middleware::from_fn(request_id))
+        .with_state(sim)
+}
+
+/// Serves `sim` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    sim: Sim,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(sim))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn unrecognized(request: Request) -> Response {
+    StripeError::unrecognized_url(request.method().as_str(), request.uri().path()).into_response()
+}
+
+/// Every response carries `Request-Id: req_…`, as Stripe's do.
+async fn request_id(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&ids::new_id(ids::REQUEST)) {
+        response.headers_mut().insert("request-id", value);
+    }
+    response
+}

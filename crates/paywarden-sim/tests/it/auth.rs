@@ -1,0 +1,46 @@
+//! Only test secret keys get in.
+
+use crate::support::{error_of, Server};
+
+#[tokio::test]
+async fn keys() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let url = format!("{}/v1/customers", server.base);
+    let cases = [
+        None,
+        Some("garbage".to_owned()),
+        Some("Bearer sk_live_123456789012345".to_owned()),
+        Some("Bearer pk_test_123456789".to_owned()),
+    ];
+    for header in cases {
+        let mut request = server.client.get(&url);
+        if let Some(h) = &header {
+            request = request.header("authorization", h);
+        }
+        let response = request.send().await?;
+        assert!(response.headers().contains_key("request-id"));
+        let (status, error) = error_of(response).await?;
+        assert_eq!(status, 401, "{header:?}");
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("API key") || m.contains("API Key")),
+            "{error}"
+        );
+    }
+    let ok = server
+        .client
+        .get(&url)
+        .bearer_auth("sk_test_anything")
+        .send()
+        .await?;
+    assert_eq!(ok.status(), 200);
+    let basic = server
+        .client
+        .get(&url)
+        .basic_auth("sk_test_anything", Some(""))
+        .send()
+        .await?;
+    assert_eq!(basic.status(), 200);
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Happy paths for customers, products and prices.
+
+use reqwest::Method;
+
+use crate::support::{error_of, Server};
+
+#[tokio::test]
+async fn customers() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let created = server
+        .ok_post(
+            "/v1/customers",
+            "email=ada%40example.com&name=Ada&metadata[user_id]=42&description=first",
+        )
+        .await?;
+    let id = created["id"].as_str().unwrap_or_default().to_owned();
+    assert!(id.starts_with("cus_"));
+    assert_eq!(created["object"], "customer");
+    assert_eq!(created["email"], "ada@example.com");
+    assert_eq!(created["metadata"]["user_id"], "42");
+    assert_eq!(created["livemode"], false);
+    assert!(created["phone"].is_null());
+    assert!(created["invoice_settings"]["default_payment_method"].is_null());
+
+    let fetched = server.ok_get(&format!("/v1/customers/{id}")).await?;
+    assert_eq!(fetched, created);
+
+    let updated = server
+        .ok_post(
+            &format!("/v1/customers/{id}"),
+            "name=Ada+L&description=&metadata[user_id]=&metadata[plan]=pro",
+        )
+        .await?;
+    assert_eq!(updated["name"], "Ada L");
+    assert!(updated["description"].is_null());
+    assert_eq!(updated["metadata"], serde_json::json!({"plan": "pro"}));
+
+    let list = server
+        .ok_get("/v1/customers?email=ada%40example.com")
+        .await?;
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["url"], "/v1/customers");
+    assert_eq!(list["data"][0]["id"], id.as_str());
+
+    let deleted: serde_json::Value = server
+        .request(Method::DELETE, &format!("/v1/customers/{id}"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        deleted,
+        serde_json::json!({"id": id, "object": "customer", "deleted": true})
+    );
+    let (status, error) = error_of(server.get(&format!("/v1/customers/{id}")).await?).await?;
+    assert_eq!(status, 404);
+    assert_eq!(error["code"], "resource_missing");
+    Ok(())
+}
+
+#[tokio::test]
+async fn products_and_prices() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let product = server
+        .ok_post("/v1/products", "name=Pro&metadata[tier]=2")
+        .await?;
+    let prod = product["id"].as_str().unwrap_or_default().to_owned();
+    assert!(prod.starts_with("prod_"));
+    assert_eq!(product["active"], true);
+    let archived = server
+        .ok_post(&format!("/v1/products/{prod}"), "active=false")
+        .await?;
+    assert_eq!(archived["active"], false);
+    assert_eq!(
+        server.ok_get(&format!("/v1/products/{prod}")).await?["active"],
+        false
+    );
+    let active = server.ok_get("/v1/products?active=true").await?;
+    assert_eq!(active["data"].as_array().map(Vec::len), Some(0));
+
+    let once = server
+        .ok_post(
+            "/v1/prices",
+            &format!("currency=USD&unit_amount=500&product={prod}"),
+        )
+        .await?;
+    assert!(once["id"].as_str().is_some_and(|i| i.starts_with("price_")));
+    assert_eq!(once["type"], "one_time");
+    assert_eq!(once["currency"], "usd");
+    assert!(once["recurring"].is_null());
+
+    let monthly = server
+        .ok_post(
+            "/v1/prices",
+            &format!("currency=usd&unit_amount=2000&product={prod}&recurring[interval]=month&lookup_key=pro_monthly"),
+        )
+        .await?;
+    assert_eq!(monthly["type"], "recurring");
+    assert_eq!(monthly["recurring"]["interval"], "month");
+    assert_eq!(monthly["recurring"]["interval_count"], 1);
+    assert_eq!(monthly["unit_amount_decimal"], "2000");
+    let id = monthly["id"].as_str().unwrap_or_default();
+    assert_eq!(server.ok_get(&format!("/v1/prices/{id}")).await?, monthly);
+
+    let by_key = server
+        .ok_get("/v1/prices?lookup_keys%5B0%5D=pro_monthly")
+        .await?;
+    assert_eq!(by_key["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(by_key["data"][0]["id"], id);
+    let by_key = server
+        .ok_get("/v1/prices?lookup_keys[]=pro_monthly&lookup_keys[]=none")
+        .await?;
+    assert_eq!(by_key["data"].as_array().map(Vec::len), Some(1));
+
+    server
+        .ok_post(&format!("/v1/prices/{id}"), "active=false")
+        .await?;
+    let active = server.ok_get("/v1/prices?active=true").await?;
+    assert_eq!(active["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(active["data"][0]["id"], once["id"]);
+    Ok(())
+}
