@@ -50,6 +50,7 @@ pub fn router(sim: Sim) -> Router {
         )
         .route("/prices", get(prices::list).post(prices::create))
         .route("/prices/{id}", get(prices::retrieve).post(prices::update))
+        .method_not_allowed_fallback(unrecognized)
         .layer(middleware::from_fn_with_state(
             sim.clone(),
             idempotency::layer,

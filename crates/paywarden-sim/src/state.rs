@@ -4,7 +4,7 @@
 //! clone and lists are a slice of the creation order reversed. The lock is a
 //! `std::sync::Mutex` held only for plain map work, never across an await.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
@@ -16,6 +16,7 @@ use crate::idempotency::Keys;
 pub struct Collection {
     order: Vec<String>,
     by_id: HashMap<String, Value>,
+    deleted: HashSet<String>,
 }
 
 impl Collection {
@@ -37,7 +38,14 @@ impl Collection {
     pub fn remove(&mut self, id: &str) -> Option<Value> {
         let removed = self.by_id.remove(id)?;
         self.order.retain(|o| o != id);
+        self.deleted.insert(id.to_owned());
         Some(removed)
+    }
+
+    /// Whether `id` existed and was deleted; Stripe still answers a
+    /// retrieve of a deleted customer, with the deletion stub.
+    pub fn was_deleted(&self, id: &str) -> bool {
+        self.deleted.contains(id)
     }
 
     /// Every object, newest first.

@@ -28,6 +28,10 @@ fn apply(params: &Params, customer: &mut Value) -> Result<(), StripeError> {
     params.apply_metadata(customer)
 }
 
+fn deleted(id: &str) -> Value {
+    json!({ "id": id, "object": "customer", "deleted": true })
+}
+
 pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
     params.only(WRITABLE)?;
     let id = new_id(CUSTOMER);
@@ -54,7 +58,11 @@ pub async fn retrieve(
     params: Params,
 ) -> Result<Json<Value>, StripeError> {
     params.only(&["expand"])?;
-    sim.objects()
+    let objects = sim.objects();
+    if objects.customers.was_deleted(&id) {
+        return Ok(Json(deleted(&id)));
+    }
+    objects
         .customers
         .get(&id)
         .cloned()
@@ -102,6 +110,6 @@ pub async fn delete(
     sim.objects()
         .customers
         .remove(&id)
-        .map(|_| Json(json!({ "id": id, "object": "customer", "deleted": true })))
+        .map(|_| Json(deleted(&id)))
         .ok_or_else(|| StripeError::no_such("customer", &id, "id"))
 }

@@ -11,7 +11,7 @@ use crate::error::StripeError;
 use crate::ids::{new_id, PRICE};
 use crate::list::{page, LIST_PARAMS};
 use crate::params::{or_null, Params};
-use crate::state::{now, Sim};
+use crate::state::{now, Collection, Sim};
 
 const CREATE: &[&str] = &[
     "currency",
@@ -23,9 +23,44 @@ const CREATE: &[&str] = &[
     "metadata",
     "active",
     "tax_behavior",
+    "transfer_lookup_key",
     "expand",
 ];
-const UPDATE: &[&str] = &["active", "nickname", "lookup_key", "metadata", "expand"];
+const UPDATE: &[&str] = &[
+    "active",
+    "nickname",
+    "lookup_key",
+    "transfer_lookup_key",
+    "metadata",
+    "expand",
+];
+
+/// A lookup key belongs to one price at a time: taking one already in use
+/// needs `transfer_lookup_key=true`, which removes it from the other price.
+fn claim_lookup_key(
+    prices: &mut Collection,
+    id: &str,
+    key: &str,
+    transfer: bool,
+) -> Result<(), StripeError> {
+    let holder = prices
+        .newest_first()
+        .find(|p| p["lookup_key"] == key && p["id"] != id)
+        .and_then(|p| p["id"].as_str().map(str::to_owned));
+    let Some(holder) = holder else {
+        return Ok(());
+    };
+    if !transfer {
+        return Err(StripeError::invalid(format!(
+            "A price (`{holder}`) already uses that lookup key."
+        ))
+        .with_param("lookup_key"));
+    }
+    if let Some(price) = prices.get_mut(&holder) {
+        price["lookup_key"] = Value::Null;
+    }
+    Ok(())
+}
 
 fn recurring(params: &Params) -> Result<Value, StripeError> {
     let Some(recurring) = params.hash("recurring")? else {
@@ -83,6 +118,7 @@ pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value
     }
     let recurring = recurring(&params)?;
     let active = params.boolean("active")?.unwrap_or(true);
+    let transfer = params.boolean("transfer_lookup_key")?.unwrap_or(false);
     let tax_behavior = params
         .string("tax_behavior")?
         .filter(|s| !s.is_empty())
@@ -103,6 +139,9 @@ pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value
     let mut objects = sim.objects();
     if objects.products.get(&product).is_none() {
         return Err(StripeError::no_such("product", &product, "product").with_status_400());
+    }
+    if let Some(key) = price["lookup_key"].as_str() {
+        claim_lookup_key(&mut objects.prices, &id, key, transfer)?;
     }
     objects.prices.insert(id, price.clone());
     Ok(Json(price))
@@ -131,7 +170,13 @@ pub async fn update(
     let active = params.boolean("active")?;
     let nickname = params.string("nickname")?;
     let lookup_key = params.string("lookup_key")?;
+    let transfer = params.boolean("transfer_lookup_key")?.unwrap_or(false);
     let mut objects = sim.objects();
+    if let Some(key) = lookup_key.as_deref().filter(|k| !k.is_empty()) {
+        if objects.prices.get(&id).is_some() {
+            claim_lookup_key(&mut objects.prices, &id, key, transfer)?;
+        }
+    }
     let price = objects
         .prices
         .get_mut(&id)

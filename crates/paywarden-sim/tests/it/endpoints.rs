@@ -52,7 +52,15 @@ async fn customers() -> anyhow::Result<()> {
         deleted,
         serde_json::json!({"id": id, "object": "customer", "deleted": true})
     );
-    let (status, error) = error_of(server.get(&format!("/v1/customers/{id}")).await?).await?;
+    // Stripe still answers a retrieve of a deleted customer, with the stub.
+    let stub = server.ok_get(&format!("/v1/customers/{id}")).await?;
+    assert_eq!(stub["deleted"], true);
+    let (status, error) = error_of(
+        server
+            .post(&format!("/v1/customers/{id}"), "name=x")
+            .await?,
+    )
+    .await?;
     assert_eq!(status, 404);
     assert_eq!(error["code"], "resource_missing");
     Ok(())
@@ -111,6 +119,30 @@ async fn products_and_prices() -> anyhow::Result<()> {
         .ok_get("/v1/prices?lookup_keys[]=pro_monthly&lookup_keys[]=none")
         .await?;
     assert_eq!(by_key["data"].as_array().map(Vec::len), Some(1));
+
+    let taken = server
+        .post(
+            "/v1/prices",
+            &format!("currency=usd&unit_amount=3000&product={prod}&lookup_key=pro_monthly"),
+        )
+        .await?;
+    let (status, error) = error_of(taken).await?;
+    assert_eq!((status, error["param"].as_str()), (400, Some("lookup_key")));
+    let moved = server
+        .ok_post(
+            "/v1/prices",
+            &format!("currency=usd&unit_amount=3000&product={prod}&lookup_key=pro_monthly&transfer_lookup_key=true"),
+        )
+        .await?;
+    let by_key = server
+        .ok_get("/v1/prices?lookup_keys[]=pro_monthly")
+        .await?;
+    assert_eq!(by_key["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(by_key["data"][0]["id"], moved["id"]);
+    let moved_id = moved["id"].as_str().unwrap_or_default();
+    server
+        .ok_post(&format!("/v1/prices/{moved_id}"), "active=false")
+        .await?;
 
     server
         .ok_post(&format!("/v1/prices/{id}"), "active=false")

@@ -80,5 +80,14 @@ async fn unknown_ids_and_urls() -> anyhow::Result<()> {
     assert_eq!((status, error["param"].as_str()), (400, Some("product")));
     let (status, _) = error_of(server.get("/v1/nothing_here").await?).await?;
     assert_eq!(status, 404);
+    let put = server
+        .request(reqwest::Method::PUT, "/v1/customers")
+        .send()
+        .await?;
+    let (status, error) = error_of(put).await?;
+    assert_eq!(status, 404);
+    assert!(error["message"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("Unrecognized request URL (PUT")));
     Ok(())
 }
