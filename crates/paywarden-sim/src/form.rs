@@ -272,8 +272,33 @@ mod tests {
         }
     }
 
+    fn encode(s: &str) -> String {
+        url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2_000))]
+        /// Whatever metadata an SDK encodes comes back as the same map.
+        #[test]
+        fn metadata_round_trips(
+            metadata in proptest::collection::btree_map("[^\\[\\]]{1,12}", "\\PC{0,12}", 0..6)
+        ) {
+            let body: Vec<String> = metadata
+                .iter()
+                .map(|(k, v)| format!("metadata[{}]={}", encode(k), encode(v)))
+                .collect();
+            let decoded = decode(&body.join("&")).expect("decodes");
+            let expected: Map<String, Value> = metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            if expected.is_empty() || expected.keys().all(|k| is_index(k)) {
+                // All-numeric keys read as an array; empty metadata sends nothing.
+                return Ok(());
+            }
+            prop_assert_eq!(&decoded["metadata"], &Value::Object(expected));
+        }
+
         #[test]
         fn never_panics(input in "\\PC{0,200}") {
             let _ = decode(&input);

@@ -78,11 +78,22 @@ async fn unrecognized(request: Request) -> Response {
     StripeError::unrecognized_url(request.method().as_str(), request.uri().path()).into_response()
 }
 
-/// Every response carries `Request-Id: req_…`, as Stripe's do.
+/// The API version the sim renders when the client names none.
+pub const DEFAULT_STRIPE_VERSION: &str = "2025-03-31.basil";
+
+/// Every response carries `Request-Id: req_…` and the `Stripe-Version` it
+/// was rendered with, as Stripe's do.
 async fn request_id(request: Request, next: Next) -> Response {
+    let version = request
+        .headers()
+        .get("stripe-version")
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(DEFAULT_STRIPE_VERSION));
     let mut response = next.run(request).await;
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&ids::new_id(ids::REQUEST)) {
-        response.headers_mut().insert("request-id", value);
+        headers.insert("request-id", value);
     }
+    headers.insert("stripe-version", version);
     response
 }

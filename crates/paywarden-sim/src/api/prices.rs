@@ -153,12 +153,28 @@ pub async fn retrieve(
     params: Params,
 ) -> Result<Json<Value>, StripeError> {
     params.only(&["expand"])?;
-    sim.objects()
+    let expand = params.strings("expand")?.unwrap_or_default();
+    let objects = sim.objects();
+    let mut price = objects
         .prices
         .get(&id)
         .cloned()
-        .map(Json)
-        .ok_or_else(|| StripeError::no_such("price", &id, "id"))
+        .ok_or_else(|| StripeError::no_such("price", &id, "id"))?;
+    if expand.iter().any(|e| e == "product") {
+        expand_product(&objects.products, &mut price);
+    }
+    Ok(Json(price))
+}
+
+/// Replaces the `product` id with the product object (`expand[]=product`).
+fn expand_product(products: &Collection, price: &mut Value) {
+    let product = price["product"]
+        .as_str()
+        .and_then(|id| products.get(id))
+        .cloned();
+    if let Some(product) = product {
+        price["product"] = product;
+    }
 }
 
 pub async fn update(
@@ -208,8 +224,9 @@ pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>,
     let product = params.string("product")?;
     let kind = params.string("type")?;
     let currency = params.string("currency")?;
-    let items: Vec<Value> = sim
-        .objects()
+    let expand = params.strings("expand")?.unwrap_or_default();
+    let objects = sim.objects();
+    let mut items: Vec<Value> = objects
         .prices
         .newest_first()
         .filter(|p| active.is_none_or(|a| p["active"] == a))
@@ -223,5 +240,10 @@ pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>,
         .filter(|p| currency.as_deref().is_none_or(|x| p["currency"] == x))
         .cloned()
         .collect();
+    if expand.iter().any(|e| e == "data.product") {
+        for price in &mut items {
+            expand_product(&objects.products, price);
+        }
+    }
     page(&items, &params, "/v1/prices").map(Json)
 }

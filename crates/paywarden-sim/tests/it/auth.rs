@@ -35,6 +35,12 @@ async fn keys() -> anyhow::Result<()> {
         .send()
         .await?;
     assert_eq!(ok.status(), 200);
+    assert_eq!(
+        ok.headers()
+            .get("stripe-version")
+            .and_then(|v| v.to_str().ok()),
+        Some(paywarden_sim::DEFAULT_STRIPE_VERSION)
+    );
     let basic = server
         .client
         .get(&url)

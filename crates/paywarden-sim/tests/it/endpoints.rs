@@ -110,9 +110,14 @@ async fn products_and_prices() -> anyhow::Result<()> {
     let id = monthly["id"].as_str().unwrap_or_default();
     assert_eq!(server.ok_get(&format!("/v1/prices/{id}")).await?, monthly);
 
-    let by_key = server
-        .ok_get("/v1/prices?lookup_keys%5B0%5D=pro_monthly")
+    let expanded = server
+        .ok_get(&format!("/v1/prices/{id}?expand[]=product"))
         .await?;
+    assert_eq!(expanded["product"]["id"], prod.as_str());
+    let by_key = server
+        .ok_get("/v1/prices?lookup_keys%5B0%5D=pro_monthly&expand%5B0%5D=data.product")
+        .await?;
+    assert_eq!(by_key["data"][0]["product"]["object"], "product");
     assert_eq!(by_key["data"].as_array().map(Vec::len), Some(1));
     assert_eq!(by_key["data"][0]["id"], id);
     let by_key = server
