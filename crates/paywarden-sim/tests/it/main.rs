@@ -4,6 +4,7 @@
 mod auth;
 mod endpoints;
 mod errors;
+mod fuzz;
 mod idempotency;
 mod pagination;
 mod support;
