@@ -10,7 +10,67 @@ use crate::error::StripeError;
 use crate::params::Params;
 
 /// Parameters every list endpoint accepts.
-pub const LIST_PARAMS: &[&str] = &["limit", "starting_after", "ending_before", "expand"];
+pub const LIST_PARAMS: &[&str] = &[
+    "limit",
+    "starting_after",
+    "ending_before",
+    "expand",
+    "created",
+];
+
+/// The `created` filter: `created=<unix>` or `created[gt|gte|lt|lte]=<unix>`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Created {
+    gt: Option<i64>,
+    gte: Option<i64>,
+    lt: Option<i64>,
+    lte: Option<i64>,
+}
+
+impl Created {
+    pub fn from_params(params: &Params) -> Result<Self, StripeError> {
+        if let Some(Value::String(_)) = params.0.get("created") {
+            let at = params.integer("created")?;
+            return Ok(Self {
+                gte: at,
+                lte: at,
+                ..Self::default()
+            });
+        }
+        let Some(range) = params.hash("created")? else {
+            return Ok(Self::default());
+        };
+        let bound = |op: &str| {
+            range
+                .integer(op)
+                .map_err(|e| e.with_param(format!("created[{op}]")))
+        };
+        if let Some(unknown) = range
+            .0
+            .keys()
+            .find(|k| !["gt", "gte", "lt", "lte"].contains(&k.as_str()))
+        {
+            return Err(StripeError::unknown_param(&format!("created[{unknown}]")));
+        }
+        Ok(Self {
+            gt: bound("gt")?,
+            gte: bound("gte")?,
+            lt: bound("lt")?,
+            lte: bound("lte")?,
+        })
+    }
+
+    /// Whether `object` was created inside the range.
+    pub fn admits(&self, object: &Value) -> bool {
+        let Some(at) = object["created"].as_i64() else {
+            return false;
+        };
+        self.gt.is_none_or(|b| at > b)
+            && self.gte.is_none_or(|b| at >= b)
+            && self.lt.is_none_or(|b| at < b)
+            && self.lte.is_none_or(|b| at <= b)
+    }
+}
 
 /// Builds one page of `items` (already filtered, newest first).
 pub fn page(items: &[Value], params: &Params, url: &str) -> Result<Value, StripeError> {

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::error::StripeError;
 use crate::ids::{new_id, CUSTOMER};
-use crate::list::{page, LIST_PARAMS};
+use crate::list::{page, Created, LIST_PARAMS};
 use crate::params::{or_null, Params};
 use crate::state::{now, Sim};
 
@@ -91,10 +91,12 @@ pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>,
     let allowed: Vec<&str> = LIST_PARAMS.iter().copied().chain(["email"]).collect();
     params.only(&allowed)?;
     let email = params.string("email")?;
+    let created = Created::from_params(&params)?;
     let items: Vec<Value> = sim
         .objects()
         .customers
         .newest_first()
+        .filter(|o| created.admits(o))
         .filter(|c| email.as_deref().is_none_or(|e| c["email"] == e))
         .cloned()
         .collect();

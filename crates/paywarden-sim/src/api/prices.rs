@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::error::StripeError;
 use crate::ids::{new_id, PRICE};
-use crate::list::{page, LIST_PARAMS};
+use crate::list::{page, Created, LIST_PARAMS};
 use crate::params::{or_null, Params};
 use crate::state::{now, Collection, Sim};
 
@@ -226,9 +226,11 @@ pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>,
     let currency = params.string("currency")?;
     let expand = params.strings("expand")?.unwrap_or_default();
     let objects = sim.objects();
+    let created = Created::from_params(&params)?;
     let mut items: Vec<Value> = objects
         .prices
         .newest_first()
+        .filter(|o| created.admits(o))
         .filter(|p| active.is_none_or(|a| p["active"] == a))
         .filter(|p| {
             lookup_keys

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::error::StripeError;
 use crate::ids::{new_id, PRODUCT};
-use crate::list::{page, LIST_PARAMS};
+use crate::list::{page, Created, LIST_PARAMS};
 use crate::params::{or_null, Params};
 use crate::state::{now, Sim};
 
@@ -101,10 +101,12 @@ pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>,
     let allowed: Vec<&str> = LIST_PARAMS.iter().copied().chain(["active"]).collect();
     params.only(&allowed)?;
     let active = params.boolean("active")?;
+    let created = Created::from_params(&params)?;
     let items: Vec<Value> = sim
         .objects()
         .products
         .newest_first()
+        .filter(|o| created.admits(o))
         .filter(|p| active.is_none_or(|a| p["active"] == a))
         .cloned()
         .collect();

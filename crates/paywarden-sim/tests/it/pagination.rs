@@ -57,6 +57,17 @@ async fn walk_25_customers() -> anyhow::Result<()> {
     assert_eq!(ids(&first), created[..2]);
     assert_eq!(first["has_more"], false);
 
+    let everything = server
+        .ok_get("/v1/customers?limit=100&created%5Bgte%5D=0&created[lte]=99999999999")
+        .await?;
+    assert_eq!(ids(&everything).len(), 25);
+    let none = server.ok_get("/v1/customers?created[lt]=0").await?;
+    assert!(ids(&none).is_empty());
+    let bad = server.get("/v1/customers?created[gte]=soon").await?;
+    assert_eq!(bad.status(), 400);
+    let bad: serde_json::Value = bad.json().await?;
+    assert_eq!(bad["error"]["param"], "created[gte]");
+
     let response = server
         .get("/v1/customers?ending_before=cus_unknown")
         .await?;
