@@ -31,6 +31,7 @@ struct Stored {
     fingerprint: String,
     status: StatusCode,
     body: Bytes,
+    request_id: Option<String>,
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Stored>>>;
@@ -71,6 +72,10 @@ pub async fn layer(State(sim): State<Sim>, request: Request, next: Next) -> Resp
         .with_param("Idempotency-Key")
         .into_response();
     }
+    let request_id = request
+        .extensions()
+        .get::<crate::RequestId>()
+        .map(|id| id.0.clone());
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_INPUT).await else {
         return StripeError::from(form::FormError::TooLarge).into_response();
@@ -112,6 +117,7 @@ pub async fn layer(State(sim): State<Sim>, request: Request, next: Next) -> Resp
             fingerprint,
             status: parts.status,
             body: body.clone(),
+            request_id,
         });
     }
     Response::from_parts(parts, Body::from(body))
@@ -135,5 +141,12 @@ fn replay(stored: &Stored) -> Response {
         HeaderValue::from_static("application/json"),
     );
     headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    if let Some(original) = stored
+        .request_id
+        .as_deref()
+        .and_then(|id| HeaderValue::from_str(id).ok())
+    {
+        headers.insert("original-request", original);
+    }
     response
 }

@@ -78,12 +78,18 @@ async fn unrecognized(request: Request) -> Response {
     StripeError::unrecognized_url(request.method().as_str(), request.uri().path()).into_response()
 }
 
+/// This request's `req_…` id, for handlers and middleware that record it.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// The API version the sim renders when the client names none.
 pub const DEFAULT_STRIPE_VERSION: &str = "2025-03-31.basil";
 
 /// Every response carries `Request-Id: req_…` and the `Stripe-Version` it
 /// was rendered with, as Stripe's do.
-async fn request_id(request: Request, next: Next) -> Response {
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = RequestId(ids::new_id(ids::REQUEST));
+    request.extensions_mut().insert(id.clone());
     let version = request
         .headers()
         .get("stripe-version")
@@ -91,7 +97,7 @@ async fn request_id(request: Request, next: Next) -> Response {
         .unwrap_or(HeaderValue::from_static(DEFAULT_STRIPE_VERSION));
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&ids::new_id(ids::REQUEST)) {
+    if let Ok(value) = HeaderValue::from_str(&id.0) {
         headers.insert("request-id", value);
     }
     headers.insert("stripe-version", version);

@@ -18,6 +18,12 @@ async fn replay_and_mismatch() -> anyhow::Result<()> {
     let first = send("name=Ada&email=a%40b.c").await?;
     assert_eq!(first.status(), 200);
     assert!(!first.headers().contains_key("idempotent-replayed"));
+    let first_request = first
+        .headers()
+        .get("request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert!(first_request.is_some());
     let first: serde_json::Value = first.json().await?;
 
     let again = send("email=a%40b.c&name=Ada").await?;
@@ -28,6 +34,14 @@ async fn replay_and_mismatch() -> anyhow::Result<()> {
             .get("idempotent-replayed")
             .and_then(|v| v.to_str().ok()),
         Some("true")
+    );
+    assert_eq!(
+        again
+            .headers()
+            .get("original-request")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        first_request
     );
     let again: serde_json::Value = again.json().await?;
     assert_eq!(again["id"], first["id"]);
