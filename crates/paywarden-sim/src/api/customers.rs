@@ -16,8 +16,13 @@ const WRITABLE: &[&str] = &[
     "description",
     "phone",
     "metadata",
+    "address",
+    "preferred_locales",
+    "tax_exempt",
     "expand",
 ];
+
+const ADDRESS: &[&str] = &["city", "country", "line1", "line2", "postal_code", "state"];
 
 fn apply(params: &Params, customer: &mut Value) -> Result<(), StripeError> {
     for field in ["email", "name", "description", "phone"] {
@@ -25,7 +30,52 @@ fn apply(params: &Params, customer: &mut Value) -> Result<(), StripeError> {
             customer[field] = or_null(Some(value));
         }
     }
+    apply_address(params, customer)?;
+    if let Some(locales) = params.strings("preferred_locales")? {
+        customer["preferred_locales"] = json!(locales);
+    }
+    if let Some(exempt) = params.string("tax_exempt")? {
+        if !["none", "exempt", "reverse"].contains(&exempt.as_str()) {
+            return Err(StripeError::invalid(format!(
+                "Invalid tax_exempt: must be one of none, exempt, or reverse (got '{exempt}')"
+            ))
+            .with_param("tax_exempt"));
+        }
+        customer["tax_exempt"] = json!(exempt);
+    }
     params.apply_metadata(customer)
+}
+
+/// `address[line1]=…` sets fields (the rest stay as they were or null);
+/// `address=` clears the address.
+fn apply_address(params: &Params, customer: &mut Value) -> Result<(), StripeError> {
+    if params
+        .string("address")
+        .is_ok_and(|a| a.as_deref() == Some(""))
+    {
+        customer["address"] = Value::Null;
+        return Ok(());
+    }
+    let Some(address) = params.hash("address")? else {
+        return Ok(());
+    };
+    if let Some(unknown) = address.0.keys().find(|k| !ADDRESS.contains(&k.as_str())) {
+        return Err(StripeError::unknown_param(&format!("address[{unknown}]")));
+    }
+    let mut current = match &customer["address"] {
+        Value::Object(map) => map.clone(),
+        _ => ADDRESS
+            .iter()
+            .map(|f| ((*f).to_owned(), Value::Null))
+            .collect(),
+    };
+    for field in ADDRESS {
+        if let Some(value) = address.string(field)? {
+            current.insert((*field).to_owned(), or_null(Some(value)));
+        }
+    }
+    customer["address"] = Value::Object(current);
+    Ok(())
 }
 
 fn deleted(id: &str) -> Value {

@@ -28,12 +28,16 @@ async fn customers() -> anyhow::Result<()> {
     let updated = server
         .ok_post(
             &format!("/v1/customers/{id}"),
-            "name=Ada+L&description=&metadata[user_id]=&metadata[plan]=pro",
+            "name=Ada+L&description=&metadata[user_id]=&metadata[plan]=pro&address[country]=DE&preferred_locales[0]=de&tax_exempt=reverse",
         )
         .await?;
     assert_eq!(updated["name"], "Ada L");
     assert!(updated["description"].is_null());
     assert_eq!(updated["metadata"], serde_json::json!({"plan": "pro"}));
+    assert_eq!(updated["address"]["country"], "DE");
+    assert!(updated["address"]["line1"].is_null());
+    assert_eq!(updated["preferred_locales"], serde_json::json!(["de"]));
+    assert_eq!(updated["tax_exempt"], "reverse");
 
     let list = server
         .ok_get("/v1/customers?email=ada%40example.com")
