@@ -6,7 +6,8 @@
 //! map, so parameter order does not matter); the same key with another
 //! fingerprint is a 400 `idempotency_error`. Responses rejected before the
 //! endpoint ran (400 validation errors) are not kept, as Stripe does, so a
-//! corrected retry with the same key goes through.
+//! corrected retry with the same key goes through. Keys are scoped to the
+//! API key that sent them, as Stripe scopes them to the account.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -94,7 +95,12 @@ pub async fn layer(State(sim): State<Sim>, request: Request, next: Next) -> Resp
         serde_json::Value::Object(params)
     );
 
-    let slot = sim.keys().slot(&key);
+    let account = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let slot = sim.keys().slot(&format!("{account}\n{key}"));
     let mut guard = slot.lock().await;
     if let Some(stored) = guard.as_ref() {
         if stored.fingerprint != fingerprint {

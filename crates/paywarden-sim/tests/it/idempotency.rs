@@ -50,8 +50,32 @@ async fn replay_and_mismatch() -> anyhow::Result<()> {
     assert_eq!(status, 400);
     assert_eq!(error["type"], "idempotency_error");
 
+    // Another endpoint with the same key is a different request.
+    let other = server
+        .request(Method::POST, "/v1/products")
+        .header("idempotency-key", "key-1")
+        .body("name=Ada&email=a%40b.c")
+        .send()
+        .await?;
+    let (status, error) = error_of(other).await?;
+    assert_eq!(
+        (status, error["type"].as_str()),
+        (400, Some("idempotency_error"))
+    );
+
+    // Another account may use the same key for its own request.
+    let elsewhere = server
+        .client
+        .post(format!("{}/v1/customers", server.base))
+        .bearer_auth("sk_test_other_account")
+        .header("idempotency-key", "key-1")
+        .body("name=Bob")
+        .send()
+        .await?;
+    assert_eq!(elsewhere.status(), 200);
+
     let list = server.ok_get("/v1/customers").await?;
-    assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(2));
     Ok(())
 }
 
