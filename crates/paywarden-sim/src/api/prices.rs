@@ -16,6 +16,7 @@ use crate::state::{now, Collection, Sim};
 const CREATE: &[&str] = &[
     "currency",
     "product",
+    "product_data",
     "unit_amount",
     "recurring",
     "lookup_key",
@@ -106,7 +107,35 @@ fn recurring(params: &Params) -> Result<Value, StripeError> {
 pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
     params.only(CREATE)?;
     let currency = params.required("currency")?.to_ascii_lowercase();
-    let product = params.required("product")?;
+    let product_data = match (params.string("product")?, params.hash("product_data")?) {
+        (Some(_), Some(_)) => {
+            return Err(StripeError::invalid(
+                "You may only specify one of these parameters: product, product_data.",
+            )
+            .with_param("product_data"))
+        }
+        (None, Some(data)) => {
+            let rename = |e: StripeError| {
+                let param = e.param.clone().unwrap_or_default();
+                e.with_param(format!("product_data[{param}]"))
+            };
+            data.only(&[
+                "name",
+                "active",
+                "metadata",
+                "unit_label",
+                "statement_descriptor",
+                "tax_code",
+            ])
+            .map_err(rename)?;
+            Some(crate::api::products::build(&data).map_err(rename)?)
+        }
+        _ => None,
+    };
+    let product = match &product_data {
+        Some(data) => data["id"].as_str().unwrap_or_default().to_owned(),
+        None => params.required("product")?,
+    };
     let unit_amount = params
         .integer("unit_amount")?
         .ok_or_else(|| StripeError::missing_param("unit_amount"))?;
@@ -137,11 +166,15 @@ pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value
     });
     params.apply_metadata(&mut price)?;
     let mut objects = sim.objects();
-    if objects.products.get(&product).is_none() {
+    if product_data.is_none() && objects.products.get(&product).is_none() {
         return Err(StripeError::no_such("product", &product, "product").with_status_400());
     }
     if let Some(key) = price["lookup_key"].as_str() {
         claim_lookup_key(&mut objects.prices, &id, key, transfer)?;
+    }
+    // Only now, with the price valid, does an inline product come to exist.
+    if let Some(data) = product_data {
+        objects.products.insert(product.clone(), data);
     }
     objects.prices.insert(id, price.clone());
     Ok(Json(price))

@@ -52,6 +52,14 @@ fn apply(params: &Params, product: &mut Value) -> Result<(), StripeError> {
 
 pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
     params.only(WRITABLE)?;
+    let product = build(&params)?;
+    let id = product["id"].as_str().unwrap_or_default().to_owned();
+    sim.objects().products.insert(id, product.clone());
+    Ok(Json(product))
+}
+
+/// A new product from create parameters (also `product_data` on a price).
+pub fn build(params: &Params) -> Result<Value, StripeError> {
     params.required("name")?;
     let id = new_id(PRODUCT);
     let mut product = json!({
@@ -61,9 +69,8 @@ pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value
         "unit_label": null, "url": null, "shippable": null, "statement_descriptor": null,
         "type": "service", "package_dimensions": null
     });
-    apply(&params, &mut product)?;
-    sim.objects().products.insert(id, product.clone());
-    Ok(Json(product))
+    apply(params, &mut product)?;
+    Ok(product)
 }
 
 pub async fn retrieve(

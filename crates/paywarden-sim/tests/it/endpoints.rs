@@ -153,6 +153,25 @@ async fn products_and_prices() -> anyhow::Result<()> {
         .ok_post(&format!("/v1/prices/{moved_id}"), "active=false")
         .await?;
 
+    let inline = server
+        .ok_post(
+            "/v1/prices",
+            "currency=eur&unit_amount=900&product_data[name]=Inline&recurring[interval]=year",
+        )
+        .await?;
+    let inline_product = inline["product"].as_str().unwrap_or_default();
+    assert!(inline_product.starts_with("prod_"));
+    let fetched = server
+        .ok_get(&format!("/v1/products/{inline_product}"))
+        .await?;
+    assert_eq!(fetched["name"], "Inline");
+    server
+        .ok_post(
+            &format!("/v1/prices/{}", inline["id"].as_str().unwrap_or_default()),
+            "active=false",
+        )
+        .await?;
+
     server
         .ok_post(&format!("/v1/prices/{id}"), "active=false")
         .await?;
