@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::error::StripeError;
 use crate::params::Params;
+use crate::state::Collection;
 
 /// Parameters every list endpoint accepts.
 pub const LIST_PARAMS: &[&str] = &[
@@ -116,6 +117,20 @@ pub fn page(items: &[Value], params: &Params, url: &str) -> Result<Value, Stripe
         }
     };
     Ok(json!({ "object": "list", "url": url, "has_more": has_more, "data": data }))
+}
+
+/// The objects of `collection`, newest first, that the `created` filter
+/// admits and `keep` (the endpoint's own filters) accepts.
+pub fn matching(
+    collection: &Collection,
+    created: &Created,
+    keep: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    collection
+        .newest_first()
+        .filter(|object| created.admits(object) && keep(object))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
 
+use crate::error::StripeError;
+
 use crate::idempotency::Keys;
 
 /// One kind of object (customers, prices…) in creation order.
@@ -33,6 +35,25 @@ impl Collection {
 
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Value> {
         self.by_id.get_mut(id)
+    }
+
+    /// Applies `change` to a copy of the object `kind`/`id` and stores the
+    /// copy only if `change` succeeds, so a refused update changes nothing.
+    /// An unknown id is Stripe's `resource_missing`.
+    pub fn update(
+        &mut self,
+        kind: &str,
+        id: &str,
+        change: impl FnOnce(&mut Value) -> Result<(), StripeError>,
+    ) -> Result<Value, StripeError> {
+        let object = self
+            .by_id
+            .get_mut(id)
+            .ok_or_else(|| StripeError::no_such(kind, id, "id"))?;
+        let mut updated = object.clone();
+        change(&mut updated)?;
+        *object = updated.clone();
+        Ok(updated)
     }
 
     pub fn remove(&mut self, id: &str) -> Option<Value> {

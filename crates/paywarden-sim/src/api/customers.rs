@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::error::StripeError;
 use crate::ids::{new_id, CUSTOMER};
-use crate::list::{page, Created, LIST_PARAMS};
+use crate::list::{matching, page, Created, LIST_PARAMS};
 use crate::params::{or_null, Params};
 use crate::state::{now, Sim};
 
@@ -126,15 +126,10 @@ pub async fn update(
     params: Params,
 ) -> Result<Json<Value>, StripeError> {
     params.only(WRITABLE)?;
-    let mut objects = sim.objects();
-    let customer = objects
+    sim.objects()
         .customers
-        .get_mut(&id)
-        .ok_or_else(|| StripeError::no_such("customer", &id, "id"))?;
-    let mut updated = customer.clone();
-    apply(&params, &mut updated)?;
-    *customer = updated.clone();
-    Ok(Json(updated))
+        .update("customer", &id, |customer| apply(&params, customer))
+        .map(Json)
 }
 
 pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
@@ -142,14 +137,9 @@ pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>,
     params.only(&allowed)?;
     let email = params.string("email")?;
     let created = Created::from_params(&params)?;
-    let items: Vec<Value> = sim
-        .objects()
-        .customers
-        .newest_first()
-        .filter(|o| created.admits(o))
-        .filter(|c| email.as_deref().is_none_or(|e| c["email"] == e))
-        .cloned()
-        .collect();
+    let items = matching(&sim.objects().customers, &created, |c| {
+        email.as_deref().is_none_or(|e| c["email"] == e)
+    });
     page(&items, &params, "/v1/customers").map(Json)
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::error::StripeError;
 use crate::ids::{new_id, PRICE};
-use crate::list::{page, Created, LIST_PARAMS};
+use crate::list::{matching, page, Created, LIST_PARAMS};
 use crate::params::{or_null, Params};
 use crate::state::{now, Collection, Sim};
 
@@ -226,23 +226,21 @@ pub async fn update(
             claim_lookup_key(&mut objects.prices, &id, key, transfer)?;
         }
     }
-    let price = objects
+    objects
         .prices
-        .get_mut(&id)
-        .ok_or_else(|| StripeError::no_such("price", &id, "id"))?;
-    let mut updated = price.clone();
-    if let Some(active) = active {
-        updated["active"] = json!(active);
-    }
-    if nickname.is_some() {
-        updated["nickname"] = or_null(nickname);
-    }
-    if lookup_key.is_some() {
-        updated["lookup_key"] = or_null(lookup_key);
-    }
-    params.apply_metadata(&mut updated)?;
-    *price = updated.clone();
-    Ok(Json(updated))
+        .update("price", &id, |price| {
+            if let Some(active) = active {
+                price["active"] = json!(active);
+            }
+            if nickname.is_some() {
+                price["nickname"] = or_null(nickname);
+            }
+            if lookup_key.is_some() {
+                price["lookup_key"] = or_null(lookup_key);
+            }
+            params.apply_metadata(price)
+        })
+        .map(Json)
 }
 
 pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
@@ -260,21 +258,15 @@ pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>,
     let expand = params.strings("expand")?.unwrap_or_default();
     let objects = sim.objects();
     let created = Created::from_params(&params)?;
-    let mut items: Vec<Value> = objects
-        .prices
-        .newest_first()
-        .filter(|o| created.admits(o))
-        .filter(|p| active.is_none_or(|a| p["active"] == a))
-        .filter(|p| {
-            lookup_keys
+    let mut items = matching(&objects.prices, &created, |p| {
+        active.is_none_or(|a| p["active"] == a)
+            && lookup_keys
                 .as_ref()
                 .is_none_or(|keys| keys.iter().any(|k| p["lookup_key"] == k.as_str()))
-        })
-        .filter(|p| product.as_deref().is_none_or(|x| p["product"] == x))
-        .filter(|p| kind.as_deref().is_none_or(|x| p["type"] == x))
-        .filter(|p| currency.as_deref().is_none_or(|x| p["currency"] == x))
-        .cloned()
-        .collect();
+            && product.as_deref().is_none_or(|x| p["product"] == x)
+            && kind.as_deref().is_none_or(|x| p["type"] == x)
+            && currency.as_deref().is_none_or(|x| p["currency"] == x)
+    });
     if expand.iter().any(|e| e == "data.product") {
         for price in &mut items {
             expand_product(&objects.products, price);

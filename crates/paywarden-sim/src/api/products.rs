@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::error::StripeError;
 use crate::ids::{new_id, PRODUCT};
-use crate::list::{page, Created, LIST_PARAMS};
+use crate::list::{matching, page, Created, LIST_PARAMS};
 use crate::params::{or_null, Params};
 use crate::state::{now, Sim};
 
@@ -93,15 +93,10 @@ pub async fn update(
     params: Params,
 ) -> Result<Json<Value>, StripeError> {
     params.only(WRITABLE)?;
-    let mut objects = sim.objects();
-    let product = objects
+    sim.objects()
         .products
-        .get_mut(&id)
-        .ok_or_else(|| StripeError::no_such("product", &id, "id"))?;
-    let mut updated = product.clone();
-    apply(&params, &mut updated)?;
-    *product = updated.clone();
-    Ok(Json(updated))
+        .update("product", &id, |product| apply(&params, product))
+        .map(Json)
 }
 
 pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
@@ -109,13 +104,8 @@ pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>,
     params.only(&allowed)?;
     let active = params.boolean("active")?;
     let created = Created::from_params(&params)?;
-    let items: Vec<Value> = sim
-        .objects()
-        .products
-        .newest_first()
-        .filter(|o| created.admits(o))
-        .filter(|p| active.is_none_or(|a| p["active"] == a))
-        .cloned()
-        .collect();
+    let items = matching(&sim.objects().products, &created, |p| {
+        active.is_none_or(|a| p["active"] == a)
+    });
     page(&items, &params, "/v1/products").map(Json)
 }
