@@ -4,20 +4,27 @@
 //! the public stand-ins are stateless or years behind. This crate speaks
 //! Stripe's wire protocol (`/v1` paths, bracket form bodies, test keys,
 //! Stripe's error object, list pagination, idempotency keys) over state kept
-//! in memory. It is a library: tests start it on `127.0.0.1:0`, and the
-//! binary will mount it later. This first slice covers the wire layer and
-//! customers, products and prices.
+//! in memory. It is a library: tests start it on `127.0.0.1:0`;
+//! `paywarden sim` serves it standalone and `paywarden serve` mounts it
+//! under `/sim` when no real Stripe key is configured.
 #![forbid(unsafe_code)]
 
 pub mod api;
 mod auth;
+pub mod billing;
+pub mod delivery;
 pub mod error;
+pub mod events;
 pub mod form;
 mod idempotency;
 pub mod ids;
 pub mod list;
 pub mod params;
+pub mod payments;
+pub mod render;
 pub mod state;
+pub mod time;
+pub mod webhooks;
 
 use std::future::Future;
 
@@ -50,7 +57,11 @@ pub fn router(sim: Sim) -> Router {
         )
         .route("/prices", get(prices::list).post(prices::create))
         .route("/prices/{id}", get(prices::retrieve).post(prices::update))
+        .merge(webhooks::routes())
+        .merge(payments::routes())
+        .merge(billing::routes())
         .method_not_allowed_fallback(unrecognized)
+        .layer(middleware::from_fn_with_state(sim.clone(), render::layer))
         .layer(middleware::from_fn_with_state(
             sim.clone(),
             idempotency::layer,
@@ -58,6 +69,9 @@ pub fn router(sim: Sim) -> Router {
         .layer(middleware::from_fn(auth::layer));
     Router::new()
         .nest("/v1", v1)
+        .nest("/_sim", webhooks::control())
+        .merge(payments::pages())
+        .merge(billing::pages())
         .fallback(unrecognized)
         .layer(middleware::from_fn(request_id))
         .with_state(sim)
@@ -69,6 +83,7 @@ pub async fn serve(
     sim: Sim,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    sim.start_background();
     axum::serve(listener, router(sim))
         .with_graceful_shutdown(shutdown)
         .await

@@ -7,14 +7,16 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 use crate::error::StripeError;
 
 use crate::idempotency::Keys;
 
 /// One kind of object (customers, prices…) in creation order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Collection {
     order: Vec<String>,
     by_id: HashMap<String, Value>,
@@ -83,29 +85,156 @@ impl Collection {
     }
 }
 
-/// Every collection.
-#[derive(Debug, Default)]
+/// Every collection, plus the sim's own clock and event outbox.
+///
+/// Objects are kept in the newest shape the sim renders (2025-03-31.basil
+/// and later: subscription periods on items, invoice `parent`); older
+/// `Stripe-Version`s are produced from it when a response is rendered.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Objects {
     pub customers: Collection,
     pub products: Collection,
     pub prices: Collection,
+    pub payment_methods: Collection,
+    pub payment_intents: Collection,
+    pub charges: Collection,
+    pub refunds: Collection,
+    pub disputes: Collection,
+    pub checkout_sessions: Collection,
+    pub subscriptions: Collection,
+    pub subscription_items: Collection,
+    pub invoices: Collection,
+    pub invoice_items: Collection,
+    pub invoice_payments: Collection,
+    pub portal_sessions: Collection,
+    pub webhook_endpoints: Collection,
+    pub events: Collection,
+    pub test_clocks: Collection,
+    pub features: Collection,
+    pub product_features: Collection,
+    /// Seconds added to the wall clock for objects on no test clock
+    /// (moved by `POST /_sim/clock/advance`).
+    pub time_offset: i64,
+    /// Event ids recorded but not yet handed to the delivery worker.
+    #[serde(skip)]
+    pub(crate) outbox: Option<mpsc::UnboundedSender<String>>,
 }
 
-#[derive(Debug, Default)]
+impl Objects {
+    /// The sim's "now" for objects on no test clock.
+    pub fn now(&self) -> i64 {
+        now().saturating_add(self.time_offset)
+    }
+
+    /// "Now" for objects on `clock` (a test clock's frozen time), or the
+    /// sim's now when `clock` is `None` or unknown.
+    pub fn now_on(&self, clock: Option<&str>) -> i64 {
+        clock
+            .and_then(|id| self.test_clocks.get(id))
+            .and_then(|c| c["frozen_time"].as_i64())
+            .unwrap_or_else(|| self.now())
+    }
+
+    /// The test clock a customer is attached to, if any.
+    pub fn clock_of_customer(&self, customer: &str) -> Option<String> {
+        self.customers
+            .get(customer)
+            .and_then(|c| c["test_clock"].as_str())
+            .map(str::to_owned)
+    }
+
+    /// "Now" for a customer's objects: their test clock's time, if any.
+    pub fn now_for_customer(&self, customer: Option<&str>) -> i64 {
+        let clock = customer.and_then(|c| self.clock_of_customer(c));
+        self.now_on(clock.as_deref())
+    }
+}
+
+#[derive(Debug)]
 struct Inner {
     objects: Mutex<Objects>,
     keys: Keys,
+    /// Taken once by the delivery worker.
+    deliveries: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    background: std::sync::Once,
+    settings: Settings,
+}
+
+/// Knobs for the sim's behaviour; the defaults are Stripe's.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base URL the hosted pages are reached at (`url` of Checkout and
+    /// portal sessions), e.g. `http://127.0.0.1:12111`.
+    pub public_url: String,
+    /// Webhook delivery chaos and retry timing.
+    pub delivery: crate::delivery::DeliverySettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:12111".to_owned(),
+            delivery: crate::delivery::DeliverySettings::default(),
+        }
+    }
 }
 
 /// The sim's shared state; cheap to clone.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Sim {
     inner: Arc<Inner>,
+}
+
+impl Default for Sim {
+    fn default() -> Self {
+        Self::with_settings(Settings::default())
+    }
 }
 
 impl Sim {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with_settings(settings: Settings) -> Self {
+        Self::from_objects(Objects::default(), settings)
+    }
+
+    /// A sim holding `objects` (e.g. loaded from a state file).
+    pub fn from_objects(mut objects: Objects, settings: Settings) -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        objects.outbox = Some(sender);
+        Self {
+            inner: Arc::new(Inner {
+                objects: Mutex::new(objects),
+                keys: Keys::default(),
+                deliveries: Mutex::new(Some(receiver)),
+                background: std::sync::Once::new(),
+                settings,
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Starts the webhook delivery worker and the ticker that moves
+    /// time-driven objects (checkout expiry, renewals not on a test clock).
+    /// Must be called inside a tokio runtime; later calls do nothing.
+    pub fn start_background(&self) {
+        self.inner.background.call_once(|| {
+            let receiver = self
+                .inner
+                .deliveries
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            if let Some(receiver) = receiver {
+                tokio::spawn(crate::delivery::run(self.clone(), receiver));
+            }
+            tokio::spawn(crate::time::tick(self.clone()));
+        });
     }
 
     /// Locks the objects. A panic elsewhere cannot leave a half-made object

@@ -5,10 +5,11 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::error::StripeError;
+use crate::events::Cause;
 use crate::ids::{new_id, CUSTOMER};
 use crate::list::{matching, page, Created, LIST_PARAMS};
 use crate::params::{or_null, Params};
-use crate::state::{now, Sim};
+use crate::state::{now, Objects, Sim};
 
 const WRITABLE: &[&str] = &[
     "email",
@@ -19,6 +20,7 @@ const WRITABLE: &[&str] = &[
     "address",
     "preferred_locales",
     "tax_exempt",
+    "invoice_settings",
     "expand",
 ];
 
@@ -43,7 +45,53 @@ fn apply(params: &Params, customer: &mut Value) -> Result<(), StripeError> {
         }
         customer["tax_exempt"] = json!(exempt);
     }
+    apply_invoice_settings(params, customer)?;
     params.apply_metadata(customer)
+}
+
+/// `invoice_settings[default_payment_method]`: the card renewals charge.
+/// Whether the payment method belongs to the customer is checked by the
+/// caller, which holds the objects.
+fn apply_invoice_settings(params: &Params, customer: &mut Value) -> Result<(), StripeError> {
+    let Some(settings) = params.hash("invoice_settings")? else {
+        return Ok(());
+    };
+    if let Some(unknown) = settings
+        .0
+        .keys()
+        .find(|k| !["default_payment_method", "footer", "custom_fields"].contains(&k.as_str()))
+    {
+        return Err(StripeError::unknown_param(&format!(
+            "invoice_settings[{unknown}]"
+        )));
+    }
+    if let Some(pm) = settings.string("default_payment_method")? {
+        customer["invoice_settings"]["default_payment_method"] = or_null(Some(pm));
+    }
+    if let Some(footer) = settings.string("footer")? {
+        customer["invoice_settings"]["footer"] = or_null(Some(footer));
+    }
+    Ok(())
+}
+
+/// Refuses a default payment method that is not attached to `customer`.
+fn check_default_payment_method(objects: &Objects, customer: &Value) -> Result<(), StripeError> {
+    let Some(pm) = customer["invoice_settings"]["default_payment_method"].as_str() else {
+        return Ok(());
+    };
+    let attached = objects
+        .payment_methods
+        .get(pm)
+        .is_some_and(|method| method["customer"] == customer["id"]);
+    if attached {
+        Ok(())
+    } else {
+        Err(StripeError::invalid(format!(
+            "No such PaymentMethod: '{pm}'; the payment method must be attached to this customer."
+        ))
+        .with_code("resource_missing")
+        .with_param("invoice_settings[default_payment_method]"))
+    }
 }
 
 /// `address[line1]=…` sets fields (the rest stay as they were or null);
@@ -82,8 +130,13 @@ fn deleted(id: &str) -> Value {
     json!({ "id": id, "object": "customer", "deleted": true })
 }
 
-pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
-    params.only(WRITABLE)?;
+pub async fn create(
+    State(sim): State<Sim>,
+    cause: Cause,
+    params: Params,
+) -> Result<Json<Value>, StripeError> {
+    let allowed: Vec<&str> = WRITABLE.iter().copied().chain(["test_clock"]).collect();
+    params.only(&allowed)?;
     let id = new_id(CUSTOMER);
     let mut customer = json!({
         "id": id, "object": "customer", "created": now(), "livemode": false,
@@ -98,7 +151,22 @@ pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value
         }
     });
     apply(&params, &mut customer)?;
-    sim.objects().customers.insert(id, customer.clone());
+    let mut objects = sim.objects();
+    check_default_payment_method(&objects, &customer)?;
+    if let Some(clock) = params.string("test_clock")?.filter(|c| !c.is_empty()) {
+        let Some(frozen) = objects
+            .test_clocks
+            .get(&clock)
+            .map(|c| c["frozen_time"].clone())
+        else {
+            return Err(StripeError::no_such("test_clock", &clock, "test_clock").with_status_400());
+        };
+        customer["test_clock"] = json!(clock);
+        customer["created"] = frozen;
+    }
+    let at = objects.now_on(customer["test_clock"].as_str());
+    objects.customers.insert(id, customer.clone());
+    objects.emit(&cause, at, "customer.created", &customer, None);
     Ok(Json(customer))
 }
 
@@ -122,14 +190,27 @@ pub async fn retrieve(
 
 pub async fn update(
     State(sim): State<Sim>,
+    cause: Cause,
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Json<Value>, StripeError> {
     params.only(WRITABLE)?;
-    sim.objects()
+    let mut objects = sim.objects();
+    let before = objects
         .customers
-        .update("customer", &id, |customer| apply(&params, customer))
-        .map(Json)
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| StripeError::no_such("customer", &id, "id"))?;
+    let mut after = before.clone();
+    apply(&params, &mut after)?;
+    check_default_payment_method(&objects, &after)?;
+    objects.customers.update("customer", &id, |customer| {
+        *customer = after.clone();
+        Ok(())
+    })?;
+    let at = objects.now_for_customer(Some(&id));
+    objects.emit_updated(&cause, at, "customer.updated", &before, &after);
+    Ok(Json(after))
 }
 
 pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
@@ -145,13 +226,17 @@ pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>,
 
 pub async fn delete(
     State(sim): State<Sim>,
+    cause: Cause,
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Json<Value>, StripeError> {
     params.only(&[])?;
-    sim.objects()
+    let mut objects = sim.objects();
+    let at = objects.now_for_customer(Some(&id));
+    let customer = objects
         .customers
         .remove(&id)
-        .map(|_| Json(deleted(&id)))
-        .ok_or_else(|| StripeError::no_such("customer", &id, "id"))
+        .ok_or_else(|| StripeError::no_such("customer", &id, "id"))?;
+    objects.emit(&cause, at, "customer.deleted", &customer, None);
+    Ok(Json(deleted(&id)))
 }

@@ -8,6 +8,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::error::StripeError;
+use crate::events::Cause;
 use crate::ids::{new_id, PRICE};
 use crate::list::{matching, page, Created, LIST_PARAMS};
 use crate::params::{or_null, Params};
@@ -104,7 +105,11 @@ fn recurring(params: &Params) -> Result<Value, StripeError> {
     }))
 }
 
-pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
+pub async fn create(
+    State(sim): State<Sim>,
+    cause: Cause,
+    params: Params,
+) -> Result<Json<Value>, StripeError> {
     params.only(CREATE)?;
     let currency = params.required("currency")?.to_ascii_lowercase();
     let product_data = match (params.string("product")?, params.hash("product_data")?) {
@@ -173,10 +178,13 @@ pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value
         claim_lookup_key(&mut objects.prices, &id, key, transfer)?;
     }
     // Only now, with the price valid, does an inline product come to exist.
+    let at = objects.now();
     if let Some(data) = product_data {
-        objects.products.insert(product.clone(), data);
+        objects.products.insert(product.clone(), data.clone());
+        objects.emit(&cause, at, "product.created", &data, None);
     }
     objects.prices.insert(id, price.clone());
+    objects.emit(&cause, at, "price.created", &price, None);
     Ok(Json(price))
 }
 
@@ -212,6 +220,7 @@ fn expand_product(products: &Collection, price: &mut Value) {
 
 pub async fn update(
     State(sim): State<Sim>,
+    cause: Cause,
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Json<Value>, StripeError> {
@@ -226,21 +235,24 @@ pub async fn update(
             claim_lookup_key(&mut objects.prices, &id, key, transfer)?;
         }
     }
-    objects
-        .prices
-        .update("price", &id, |price| {
-            if let Some(active) = active {
-                price["active"] = json!(active);
-            }
-            if nickname.is_some() {
-                price["nickname"] = or_null(nickname);
-            }
-            if lookup_key.is_some() {
-                price["lookup_key"] = or_null(lookup_key);
-            }
-            params.apply_metadata(price)
-        })
-        .map(Json)
+    let before = objects.prices.get(&id).cloned();
+    let after = objects.prices.update("price", &id, |price| {
+        if let Some(active) = active {
+            price["active"] = json!(active);
+        }
+        if nickname.is_some() {
+            price["nickname"] = or_null(nickname);
+        }
+        if lookup_key.is_some() {
+            price["lookup_key"] = or_null(lookup_key);
+        }
+        params.apply_metadata(price)
+    })?;
+    if let Some(before) = before {
+        let at = objects.now();
+        objects.emit_updated(&cause, at, "price.updated", &before, &after);
+    }
+    Ok(Json(after))
 }
 
 pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {

@@ -5,6 +5,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::error::StripeError;
+use crate::events::Cause;
 use crate::ids::{new_id, PRODUCT};
 use crate::list::{matching, page, Created, LIST_PARAMS};
 use crate::params::{or_null, Params};
@@ -50,11 +51,18 @@ fn apply(params: &Params, product: &mut Value) -> Result<(), StripeError> {
     Ok(())
 }
 
-pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {
+pub async fn create(
+    State(sim): State<Sim>,
+    cause: Cause,
+    params: Params,
+) -> Result<Json<Value>, StripeError> {
     params.only(WRITABLE)?;
     let product = build(&params)?;
     let id = product["id"].as_str().unwrap_or_default().to_owned();
-    sim.objects().products.insert(id, product.clone());
+    let mut objects = sim.objects();
+    objects.products.insert(id, product.clone());
+    let at = objects.now();
+    objects.emit(&cause, at, "product.created", &product, None);
     Ok(Json(product))
 }
 
@@ -89,14 +97,21 @@ pub async fn retrieve(
 
 pub async fn update(
     State(sim): State<Sim>,
+    cause: Cause,
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Json<Value>, StripeError> {
     params.only(WRITABLE)?;
-    sim.objects()
+    let mut objects = sim.objects();
+    let before = objects.products.get(&id).cloned();
+    let after = objects
         .products
-        .update("product", &id, |product| apply(&params, product))
-        .map(Json)
+        .update("product", &id, |product| apply(&params, product))?;
+    if let Some(before) = before {
+        let at = objects.now();
+        objects.emit_updated(&cause, at, "product.updated", &before, &after);
+    }
+    Ok(Json(after))
 }
 
 pub async fn list(State(sim): State<Sim>, params: Params) -> Result<Json<Value>, StripeError> {

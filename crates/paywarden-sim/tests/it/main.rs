@@ -2,9 +2,20 @@
 //! reqwest as an SDK would drive Stripe.
 
 mod auth;
+mod checkout;
+mod clocks;
 mod endpoints;
 mod errors;
+mod expand;
 mod fuzz;
 mod idempotency;
 mod pagination;
+mod payments;
+mod portal;
+mod sdk;
+mod sequences;
+mod state_file;
+mod subscriptions;
 mod support;
+mod versions;
+mod webhooks;
