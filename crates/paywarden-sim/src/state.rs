@@ -168,6 +168,8 @@ pub struct Settings {
     pub public_url: String,
     /// Webhook delivery chaos and retry timing.
     pub delivery: crate::delivery::DeliverySettings,
+    /// Renewal and dunning behaviour.
+    pub billing: crate::billing::BillingSettings,
 }
 
 impl Default for Settings {
@@ -175,6 +177,7 @@ impl Default for Settings {
         Self {
             public_url: "http://127.0.0.1:12111".to_owned(),
             delivery: crate::delivery::DeliverySettings::default(),
+            billing: crate::billing::BillingSettings::default(),
         }
     }
 }

@@ -21,6 +21,11 @@ pub fn pages() -> Router<Sim> {
     Router::new()
 }
 
+/// Dunning and renewal knobs (retry schedule, what happens when retries
+/// run out); the defaults follow Stripe's.
+#[derive(Debug, Clone, Default)]
+pub struct BillingSettings {}
+
 /// A subscription to start, as Checkout (subscription mode) or
 /// `POST /v1/subscriptions` asks for it.
 #[derive(Debug, Clone, Default)]
