@@ -4,16 +4,57 @@
 //! OWNED BY THE PAYMENTS HELPER. The functions below are the contract the
 //! billing module relies on; keep their signatures.
 
+mod cards;
+mod charges;
+mod disputes;
+mod intents;
+mod payment_error;
+mod payment_intents;
+mod payment_methods;
+mod refunds;
+
+use axum::routing::{get, post};
 use axum::Router;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::error::StripeError;
 use crate::events::Cause;
 use crate::state::{Objects, Sim};
 
+pub use payment_error::PayError;
+
 /// `/v1` routes served by this module (mounted under `/v1`).
 pub fn routes() -> Router<Sim> {
+    use payment_intents as pi;
+    use payment_methods as pm;
     Router::new()
+        .route("/payment_methods", get(pm::list).post(pm::create))
+        .route("/payment_methods/{id}", get(pm::retrieve).post(pm::update))
+        .route("/payment_methods/{id}/attach", post(pm::attach_handler))
+        .route("/payment_methods/{id}/detach", post(pm::detach_handler))
+        .route(
+            "/customers/{id}/payment_methods",
+            get(pm::list_for_customer),
+        )
+        .route("/payment_intents", get(pi::list).post(pi::create))
+        .route("/payment_intents/{id}", get(pi::retrieve).post(pi::update))
+        .route("/payment_intents/{id}/confirm", post(pi::confirm))
+        .route("/payment_intents/{id}/capture", post(pi::capture))
+        .route("/payment_intents/{id}/cancel", post(pi::cancel))
+        .route("/charges", get(charges::list))
+        .route("/charges/{id}", get(charges::retrieve))
+        .route("/refunds", get(refunds::list).post(refunds::create))
+        .route(
+            "/refunds/{id}",
+            get(refunds::retrieve).post(refunds::update),
+        )
+        .route("/refunds/{id}/cancel", post(refunds::cancel))
+        .route("/disputes", get(disputes::list))
+        .route(
+            "/disputes/{id}",
+            get(disputes::retrieve).post(disputes::update),
+        )
+        .route("/disputes/{id}/close", post(disputes::close))
 }
 
 /// Hosted pages (outside `/v1`, no API key): the Checkout page.
@@ -55,36 +96,116 @@ pub struct Declined {
 /// emitting `payment_intent.created`, then `charge.succeeded` +
 /// `payment_intent.succeeded`, or `charge.failed` +
 /// `payment_intent.payment_failed`, as the card behaves.
+///
+/// The charge is off-session (no 3D Secure prompt: cards that need it are
+/// declined with `authentication_required`). A magic id (`pm_card_visa`)
+/// is turned into a stored payment method first. If the payment method is
+/// unknown or unusable, the intent (when one exists) is left as it was and
+/// the error is the invalid-request error.
 pub fn collect(
-    _objects: &mut Objects,
-    _cause: &Cause,
-    _at: i64,
-    _request: PaymentRequest,
+    objects: &mut Objects,
+    cause: &Cause,
+    at: i64,
+    request: PaymentRequest,
 ) -> Result<Collected, Box<Declined>> {
-    Err(Box::new(Declined {
-        payment_intent: String::new(),
-        charge: None,
-        error: StripeError::internal(),
-    }))
+    let declined = |payment_intent: &str, error: StripeError| {
+        Box::new(Declined {
+            payment_intent: payment_intent.to_owned(),
+            charge: None,
+            error,
+        })
+    };
+    let existing = request.existing_intent.clone().unwrap_or_default();
+    let pm = payment_methods::resolve(objects, &request.payment_method, "payment_method")
+        .map_err(|e| declined(&existing, e))?;
+    let id = match &request.existing_intent {
+        Some(id) => {
+            let customer = request.customer.clone();
+            objects
+                .payment_intents
+                .update("payment_intent", id, |pi| {
+                    if pi["customer"].is_null() {
+                        pi["customer"] = json!(customer);
+                    }
+                    Ok(())
+                })
+                .map_err(|e| declined(id, e))?;
+            id.clone()
+        }
+        None => {
+            let intent = intents::build(
+                at,
+                intents::NewIntent {
+                    amount: request.amount,
+                    currency: request.currency.clone(),
+                    customer: request.customer.clone(),
+                    description: request.description.clone(),
+                    metadata: request.metadata.clone(),
+                    ..intents::NewIntent::default()
+                },
+            );
+            intents::insert(objects, cause, at, &intent);
+            intent["id"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    match intents::confirm(objects, cause, at, &id, &pm, true) {
+        Ok(intent) => Ok(Collected {
+            payment_intent: id,
+            charge: intent["latest_charge"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        }),
+        Err(failure) => Err(Box::new(Declined {
+            payment_intent: id,
+            charge: failure.0.charge,
+            error: failure.0.error,
+        })),
+    }
 }
 
 /// The card error a charge to `payment_method` would meet, without
 /// charging; `None` when it would succeed.
-pub fn would_decline(_objects: &Objects, _payment_method: &str) -> Option<StripeError> {
-    Some(StripeError::internal())
+/// The charge is judged off-session, as `collect` makes it; an unknown
+/// payment method is its `resource_missing` error.
+pub fn would_decline(objects: &Objects, payment_method: &str) -> Option<StripeError> {
+    match payment_methods::number_for(objects, payment_method) {
+        Some(number) => cards::behaviour(&number)
+            .charge_decline()
+            .map(|d| d.error()),
+        None => Some(
+            StripeError::no_such("PaymentMethod", payment_method, "payment_method")
+                .with_status_400(),
+        ),
+    }
 }
 
 /// Creates a card payment method from a raw test card number and attaches
 /// it to `customer` (emitting `payment_method.attached`). Cards declined on
 /// attach return their card error and create nothing.
+/// A magic id (`pm_card_visa`) is accepted in place of a number.
 pub fn card_for_customer(
-    _objects: &mut Objects,
-    _cause: &Cause,
-    _at: i64,
-    _number: &str,
-    _customer: &str,
+    objects: &mut Objects,
+    cause: &Cause,
+    at: i64,
+    number: &str,
+    customer: &str,
 ) -> Result<String, StripeError> {
-    Err(StripeError::internal())
+    let number = match cards::magic_number(number) {
+        Some(n) => n.to_owned(),
+        None => cards::normalize_number(number).map_err(|d| d.error())?,
+    };
+    if let Some(decline) = cards::behaviour(&number).attach_decline() {
+        return Err(decline.error());
+    }
+    if objects.customers.get(customer).is_none() {
+        return Err(StripeError::no_such("customer", customer, "customer").with_status_400());
+    }
+    let pm = payment_methods::build(&number, 12, 1970 + at / 31_556_952 + 5, at);
+    let id = pm["id"].as_str().unwrap_or_default().to_owned();
+    objects.payment_methods.insert(id.clone(), pm);
+    payment_methods::attach(objects, cause, &id, customer)?;
+    Ok(id)
 }
 
 /// Expires open Checkout sessions on `clock` whose `expires_at` ≤ `until`.
