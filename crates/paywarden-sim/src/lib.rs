@@ -21,6 +21,7 @@ pub mod ids;
 pub mod list;
 pub mod params;
 pub mod payments;
+pub mod persist;
 pub mod render;
 pub mod state;
 pub mod time;
