@@ -6,6 +6,9 @@
 
 mod cards;
 mod charges;
+mod checkout;
+mod checkout_complete;
+mod checkout_page;
 mod disputes;
 mod intents;
 mod payment_error;
@@ -55,11 +58,27 @@ pub fn routes() -> Router<Sim> {
             get(disputes::retrieve).post(disputes::update),
         )
         .route("/disputes/{id}/close", post(disputes::close))
+        .route(
+            "/checkout/sessions",
+            get(checkout::list).post(checkout::create),
+        )
+        .route("/checkout/sessions/{id}", get(checkout::retrieve))
+        .route(
+            "/checkout/sessions/{id}/expire",
+            post(checkout::expire_handler),
+        )
+        .route(
+            "/checkout/sessions/{id}/line_items",
+            get(checkout::line_items_handler),
+        )
 }
 
 /// Hosted pages (outside `/v1`, no API key): the Checkout page.
 pub fn pages() -> Router<Sim> {
-    Router::new()
+    Router::new().route(
+        "/checkout/{id}",
+        get(checkout_page::show).post(checkout_page::submit),
+    )
 }
 
 /// A payment to collect off-session (renewals, invoice pay, subscription
@@ -209,4 +228,6 @@ pub fn card_for_customer(
 }
 
 /// Expires open Checkout sessions on `clock` whose `expires_at` ≤ `until`.
-pub fn expire_due(_objects: &mut Objects, _clock: Option<&str>, _until: i64) {}
+pub fn expire_due(objects: &mut Objects, clock: Option<&str>, until: i64) {
+    checkout::expire_due(objects, clock, until);
+}
