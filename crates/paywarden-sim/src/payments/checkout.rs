@@ -41,6 +41,15 @@ const CREATE: &[&str] = &[
     "locale",
     "submit_type",
     "currency",
+    "customer_update",
+    "automatic_tax",
+    "discounts",
+    "invoice_creation",
+    "phone_number_collection",
+    "tax_id_collection",
+    "consent_collection",
+    "custom_text",
+    "redirect_on_completion",
     "expand",
 ];
 
@@ -392,6 +401,41 @@ fn payment_intent_data(params: &Params) -> Result<Value, StripeError> {
     Ok(kept)
 }
 
+/// Parameters the sim accepts but has nothing behind: `customer_update`
+/// needs a `customer`; coupons do not exist in the sim, so any
+/// `discounts[i][coupon]` is unknown.
+fn check_extras(
+    params: &Params,
+    has_customer: bool,
+    promotion_codes: bool,
+) -> Result<(), StripeError> {
+    if params.0.contains_key("customer_update") && !has_customer {
+        return Err(
+            StripeError::invalid("`customer_update` can only be used with `customer`.")
+                .with_param("customer_update"),
+        );
+    }
+    if let Some(discounts) = params.0.get("discounts") {
+        if promotion_codes {
+            return Err(StripeError::invalid(
+                "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+            )
+            .with_param("discounts"));
+        }
+        let first = discounts
+            .as_array()
+            .and_then(|d| d.first())
+            .and_then(|d| d["coupon"].as_str().or(d["promotion_code"].as_str()))
+            .unwrap_or("");
+        if !first.is_empty() {
+            return Err(
+                StripeError::no_such("coupon", first, "discounts[0][coupon]").with_status_400(),
+            );
+        }
+    }
+    Ok(())
+}
+
 fn ui_mode(params: &Params) -> Result<&'static str, StripeError> {
     Ok(match params.string("ui_mode")?.as_deref() {
         None | Some("" | "hosted" | "hosted_page") => "hosted_page",
@@ -500,6 +544,18 @@ pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value
         .with_param("client_reference_id"));
     }
     let allow_promotion_codes = params.boolean("allow_promotion_codes")?;
+    check_extras(
+        &params,
+        customer.is_some(),
+        allow_promotion_codes == Some(true),
+    )?;
+    let automatic_tax = match params.hash("automatic_tax")? {
+        Some(tax) => tax
+            .boolean("enabled")
+            .map_err(|e| e.with_param("automatic_tax[enabled]"))?
+            .unwrap_or(false),
+        None => false,
+    };
     let expires_at = params.integer("expires_at")?;
     let mut metadata = json!({});
     params.apply_metadata(&mut metadata)?;
@@ -554,7 +610,8 @@ pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value
         "id": id, "object": "checkout.session",
         "after_expiration": null, "allow_promotion_codes": allow_promotion_codes,
         "amount_subtotal": total, "amount_total": total,
-        "automatic_tax": { "enabled": false, "liability": null, "status": null },
+        "automatic_tax": { "enabled": automatic_tax, "liability": null,
+                           "status": if automatic_tax { json!("complete") } else { Value::Null } },
         "billing_address_collection": or_null(params.string("billing_address_collection")?),
         "cancel_url": cancel_url, "client_reference_id": reference,
         "client_secret": client_secret, "consent": null, "consent_collection": null,
