@@ -603,3 +603,74 @@ async fn dispute_card_opens_a_dispute() -> anyhow::Result<()> {
     assert_eq!(error["code"], "resource_missing");
     Ok(())
 }
+
+/// Arbitrary form bodies built from this module's parameter names (and
+/// magic card ids, so confirms really run) against its endpoints: always a
+/// JSON answer below 500.
+mod arbitrary_bodies {
+    use axum::body::Body;
+    use axum::http::Request;
+    use proptest::prelude::*;
+    use tower::ServiceExt;
+
+    const PATHS: &[(&str, &str)] = &[
+        ("POST", "/v1/payment_intents"),
+        ("POST", "/v1/payment_methods"),
+        ("POST", "/v1/payment_methods/pm_card_visa/attach"),
+        ("POST", "/v1/checkout/sessions"),
+        ("POST", "/v1/refunds"),
+        ("GET", "/v1/payment_intents"),
+        ("GET", "/v1/charges"),
+        ("GET", "/v1/checkout/sessions"),
+        ("GET", "/v1/payment_methods"),
+    ];
+
+    async fn send(method: &str, path: &str, body: &str) -> anyhow::Result<Option<(u16, bool)>> {
+        let router = paywarden_sim::router(paywarden_sim::Sim::new());
+        let get = method == "GET";
+        let uri = if get {
+            format!("{path}?{body}")
+        } else {
+            path.to_owned()
+        };
+        let Ok(request) = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", "Bearer sk_test_fuzz")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(if get {
+                Body::empty()
+            } else {
+                Body::from(body.to_owned())
+            })
+        else {
+            return Ok(None);
+        };
+        let response = router.oneshot(request).await?;
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+        Ok(Some((
+            status,
+            serde_json::from_slice::<serde_json::Value>(&bytes).is_ok(),
+        )))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn payment_endpoints_never_fail_inside(
+            which in 0..PATHS.len(),
+            body in "(&|=|\\[|\\]|[0-9]|amount=2000|currency=usd|payment_method=pm_card_visa|payment_method=pm_card_chargeDeclined|confirm=true|off_session=true|capture_method=manual|customer|mode=payment|mode=subscription|line_items|\\[0\\]|\\[price_data\\]|\\[quantity\\]=1|\\[unit_amount\\]=5|\\[currency\\]=usd|\\[product_data\\]\\[name\\]=x|\\[recurring\\]\\[interval\\]=month|success_url=http://a.b|type=card|card\\[number\\]=4242424242424242|card\\[exp_month\\]=1|card\\[exp_year\\]=2040|metadata|expires_at|limit|expand){0,24}",
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let (method, path) = PATHS[which];
+            let outcome = runtime
+                .block_on(send(method, path, &body))
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if let Some((status, json)) = outcome {
+                prop_assert!(status < 500, "{} {} {}: {}", method, path, body, status);
+                prop_assert!(json, "{} {} {}: body is not JSON", method, path, body);
+            }
+        }
+    }
+}
