@@ -91,9 +91,9 @@ pub fn missing_payment_method(params: &Params) -> Result<Option<String>, StripeE
 
 fn payment_behavior(params: &Params) -> Result<PaymentBehavior, StripeError> {
     match params.string("payment_behavior")?.as_deref() {
-        None | Some("" | "allow_incomplete") => Ok(PaymentBehavior::AllowIncomplete),
-        Some("default_incomplete") => Ok(PaymentBehavior::DefaultIncomplete),
-        Some("error_if_incomplete") => Ok(PaymentBehavior::ErrorIfIncomplete),
+        None | Some("" | "allow_incomplete") => Ok(PaymentBehavior::Allow),
+        Some("default_incomplete") => Ok(PaymentBehavior::Defer),
+        Some("error_if_incomplete") => Ok(PaymentBehavior::Refuse),
         Some(_) => Err(StripeError::invalid(
             "Invalid payment_behavior: must be one of allow_incomplete, default_incomplete, error_if_incomplete, or pending_if_incomplete",
         )
@@ -153,7 +153,7 @@ pub async fn create(
         metadata: metadata["metadata"].clone(),
         description: params.string("description")?.filter(|s| !s.is_empty()),
     };
-    if behavior == PaymentBehavior::ErrorIfIncomplete {
+    if behavior == PaymentBehavior::Refuse {
         refuse_unpayable(&objects, &request)?;
     }
     let options = CreateOptions {

@@ -14,10 +14,13 @@ use crate::state::{Objects, Settings};
 /// `payment_behavior` on create.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PaymentBehavior {
+    /// `allow_incomplete`: a failed first payment leaves it `incomplete`.
     #[default]
-    AllowIncomplete,
-    DefaultIncomplete,
-    ErrorIfIncomplete,
+    Allow,
+    /// `default_incomplete`: no payment is attempted.
+    Defer,
+    /// `error_if_incomplete`: a payment that would fail is refused.
+    Refuse,
 }
 
 /// Create parameters beyond what Checkout asks for.
@@ -320,7 +323,7 @@ pub fn create(
     } else {
         json!({})
     };
-    let subscription = json!({
+    let mut subscription = json!({
         "id": id, "object": "subscription", "application": null,
         "application_fee_percent": null,
         "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null },
@@ -338,7 +341,9 @@ pub fn create(
         "currency": first["currency"], "customer": request.customer,
         "days_until_due": null, "default_payment_method": request.default_payment_method,
         "default_source": null, "default_tax_rates": [], "description": request.description,
-        "discounts": [], "ended_at": null,
+        "discounts": [], "ended_at": null
+    });
+    let rest = json!({
         "invoice_settings": { "account_tax_ids": null, "issuer": { "type": "self" } },
         "items": {
             "object": "list", "data": items, "has_more": false, "total_count": request.items.len(),
@@ -364,6 +369,11 @@ pub fn create(
             "trial_will_end_sent": false
         }
     });
+    // Built in two parts: one `json!` this large exceeds the macro's
+    // recursion limit.
+    if let (Some(map), Value::Object(rest)) = (subscription.as_object_mut(), rest) {
+        map.extend(rest);
+    }
     store(objects, &subscription);
     objects.emit(
         cause,
@@ -395,7 +405,7 @@ pub fn create(
     if due == 0 {
         // A trial or a free price: nothing to charge.
         invoices::mark_paid(objects, cause, at, &invoice, None);
-    } else if options.payment_behavior != PaymentBehavior::DefaultIncomplete {
+    } else if options.payment_behavior != PaymentBehavior::Defer {
         let pm = payment_method(objects, &subscription);
         if pm.is_some() {
             // A decline leaves the subscription `incomplete` with its
