@@ -205,6 +205,16 @@ export class Page {
     check(form, `no POST form with \`${having}\` on ${this.url}`, this.forms);
     return form;
   }
+
+  /** The first POST form whose action ends with `suffix` and whose fields
+   * have the given values (e.g. `{ subscription: 'sub_…' }`). */
+  formTo(suffix, fields = {}) {
+    const form = this.forms.find(
+      (f) => f.method === 'post' && f.action.endsWith(suffix) && Object.entries(fields).every(([k, v]) => f.fields[k] === v),
+    );
+    check(form, `no POST form to …${suffix} with ${JSON.stringify(fields)} on ${this.url}`, this.forms);
+    return form;
+  }
 }
 
 /** Plain HTTP as a browser without JavaScript; redirects are not followed. */

@@ -252,6 +252,15 @@ class Page:
                 return form
         raise AssertionError(f"no POST form with `{having}` on {self.url}: {self.forms}")
 
+    def form_to(self, suffix, **fields):
+        """The first POST form whose action ends with `suffix` and whose
+        fields have the given values (e.g. `subscription=sub_…`)."""
+        for form in self.forms:
+            if form["method"] == "post" and form["action"].endswith(suffix):
+                if all(form["fields"].get(k) == v for k, v in fields.items()):
+                    return form
+        raise AssertionError(f"no POST form to `…{suffix}` with {fields} on {self.url}: {self.forms}")
+
 
 class Browser:
     """Plain HTTP as a browser without JavaScript: GET a page, POST a form's

@@ -173,3 +173,50 @@ async fn official_sdks_drive_every_flow() {
     let output = run("node stripe", Path::new("node"), &args).await;
     assert_passed("node stripe", &output);
 }
+
+/// The overlapping flows against the sim (which must answer as Stripe) and
+/// against localstripe (whose differences are recorded, not failed on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn localstripe_differences_are_recorded() {
+    let Some(sdks) = sdks(&["PAYWARDEN_LOCALSTRIPE_PYTHON"]) else {
+        return;
+    };
+    let localstripe = env_path("PAYWARDEN_LOCALSTRIPE_PYTHON")
+        .unwrap_or_else(|| workspace().join(".cache/localstripe-venv/bin/python"));
+    assert!(
+        localstripe.exists(),
+        "localstripe is not installed ({} missing): {HOW_TO_FIX}",
+        localstripe.display()
+    );
+    let report = Path::new(env!("CARGO_TARGET_TMPDIR")).join("localstripe-differences.json");
+    let _ = std::fs::remove_file(&report);
+
+    let sim = start_sim().await;
+    let args = vec![
+        sdks.dir
+            .join("conformance/localstripe_compare.py")
+            .display()
+            .to_string(),
+        "--sim".to_owned(),
+        sim.base.clone(),
+        "--localstripe-python".to_owned(),
+        localstripe.display().to_string(),
+        "--report".to_owned(),
+        report.display().to_string(),
+    ];
+    let output = run("localstripe comparison", &sdks.python, &args).await;
+    assert_passed("localstripe comparison", &output);
+
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("no report at {} ({e})", report.display()));
+    let report: serde_json::Value = serde_json::from_str(&text).expect("the report is JSON");
+    let reached = report["localstripe_reached"].as_u64().unwrap_or(0);
+    assert!(
+        reached > 0,
+        "the comparison never reached localstripe: {report}"
+    );
+    assert_eq!(
+        report["asserted_sim_matches"], report["asserted_on_sim"],
+        "every asserted check answers as Stripe on the sim"
+    );
+}
