@@ -148,8 +148,9 @@ pub async fn create(
             .string("default_payment_method")?
             .filter(|s| !s.is_empty()),
         trial_period_days,
-        // `trial_end=now` means no trial.
-        trial_end: trial_end.filter(|t| *t > at),
+        // `trial_end=now` means no trial; a past time is refused.
+        trial_end: trial_end
+            .filter(|_| params.string("trial_end").ok().flatten().as_deref() != Some("now")),
         metadata: metadata["metadata"].clone(),
         description: params.string("description")?.filter(|s| !s.is_empty()),
     };

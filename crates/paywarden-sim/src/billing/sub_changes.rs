@@ -90,6 +90,18 @@ fn apply_items(objects: &Objects, params: &Params, sub: &mut Value) -> Result<()
     let mut items = items_of(sub);
     for (index, change) in changes.iter().enumerate() {
         let name = |field: &str| format!("items[{index}][{field}]");
+        let existing = match change.string("id")?.filter(|s| !s.is_empty()) {
+            Some(item_id) => match items.iter().position(|i| i["id"] == item_id.as_str()) {
+                Some(position) => Some(position),
+                None => {
+                    return Err(
+                        StripeError::no_such("subscription_item", &item_id, &name("id"))
+                            .with_status_400(),
+                    )
+                }
+            },
+            None => None,
+        };
         let price = match change.string("price")?.filter(|p| !p.is_empty()) {
             Some(p) => Some(recurring_price(objects, &p, &name("price"))?),
             None => None,
@@ -107,15 +119,8 @@ fn apply_items(objects: &Objects, params: &Params, sub: &mut Value) -> Result<()
             .boolean("deleted")
             .map_err(|e| e.with_param(name("deleted")))?
             .unwrap_or(false);
-        match change.string("id")?.filter(|s| !s.is_empty()) {
-            Some(item_id) => {
-                let position = items.iter().position(|i| i["id"] == item_id.as_str());
-                let Some(position) = position else {
-                    return Err(
-                        StripeError::no_such("subscription_item", &item_id, &name("id"))
-                            .with_status_400(),
-                    );
-                };
+        match existing {
+            Some(position) => {
                 if deleted {
                     items.remove(position);
                     continue;
