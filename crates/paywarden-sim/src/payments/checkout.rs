@@ -307,6 +307,19 @@ fn check_mode(mode: &str, items: &[Item]) -> Result<(), StripeError> {
         )
         .with_param("line_items"));
     }
+    let mut intervals = items
+        .iter()
+        .map(|i| &i.line["price"]["recurring"])
+        .filter(|r| !r.is_null())
+        .map(|r| (&r["interval"], &r["interval_count"]));
+    if let Some(first) = intervals.next() {
+        if intervals.any(|other| other != first) {
+            return Err(StripeError::invalid(
+                "All recurring prices in a Checkout Session must have the same billing interval.",
+            )
+            .with_param("line_items"));
+        }
+    }
     let currency = &items[0].line["currency"];
     if items.iter().any(|i| &i.line["currency"] != currency) {
         return Err(

@@ -349,6 +349,14 @@ fn complete_subscription(
             )
         }
     })?;
+    if subscription["status"] == "incomplete" {
+        // The first payment failed after all: the subscription waits for
+        // one, and the session stays open for another card.
+        return Err(PageError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "Your card was declined.",
+        ));
+    }
     let invoice = subscription["latest_invoice"].clone();
     let charged = invoice
         .as_str()

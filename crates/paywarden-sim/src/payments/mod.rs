@@ -146,6 +146,10 @@ pub fn collect(
                     if pi["customer"].is_null() {
                         pi["customer"] = json!(customer);
                     }
+                    // A retry charges what is due now.
+                    if intents::CONFIRMABLE.iter().any(|s| pi["status"] == *s) {
+                        pi["amount"] = json!(request.amount);
+                    }
                     Ok(())
                 })
                 .map_err(|e| declined(id, e))?;

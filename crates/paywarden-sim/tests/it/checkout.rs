@@ -97,7 +97,15 @@ async fn create_fields_line_items_and_list() -> anyhow::Result<()> {
     assert_eq!(session["amount_total"], 4000);
     assert_eq!(session["currency"], "usd");
     assert_eq!(session["livemode"], false);
-    assert_eq!(session["ui_mode"], "hosted_page");
+    // Stored in the newest shape; clients before dahlia see `hosted`.
+    let newest: Value = server
+        .request(reqwest::Method::GET, &format!("/v1/checkout/sessions/{cs}"))
+        .header("stripe-version", "2026-03-25.dahlia")
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(newest["ui_mode"], "hosted_page");
     assert_eq!(session["payment_method_types"], serde_json::json!(["card"]));
     assert_eq!(session["client_reference_id"], "team_7");
     assert_eq!(session["customer_email"], "ada@example.com");
@@ -196,6 +204,32 @@ async fn create_validation_names_params() -> anyhow::Result<()> {
     assert!(error["message"]
         .as_str()
         .is_some_and(|m| m.contains("inactive")));
+
+    let product = server.ok_post("/v1/products", "name=Yearly").await?;
+    let yearly = server
+        .ok_post(
+            "/v1/prices",
+            &format!(
+                "product={}&unit_amount=9000&currency=usd&recurring[interval]=year",
+                id(&product)
+            ),
+        )
+        .await?;
+    let (status, error) = error_of(
+        server
+            .post(
+                "/v1/checkout/sessions",
+                &format!(
+                    "mode=subscription&{}&line_items[1][price]={}&line_items[1][quantity]=1&{URLS}",
+                    item(&monthly),
+                    id(&yearly)
+                ),
+            )
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, 400, "mixed intervals");
+    assert_eq!(error["param"], "line_items");
     Ok(())
 }
 

@@ -358,3 +358,105 @@ async fn payment_method_attach_detach() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A subscription-mode session for a 9.00 USD monthly price.
+async fn subscription_session(h: &Harness, extra: &str) -> anyhow::Result<String> {
+    let product = h.ok_post("/v1/products", "name=Team").await?;
+    let price = h
+        .ok_post(
+            "/v1/prices",
+            &format!(
+                "product={}&unit_amount=900&currency=usd&recurring[interval]=month",
+                id(&product)
+            ),
+        )
+        .await?;
+    let session = h
+        .ok_post(
+            "/v1/checkout/sessions",
+            &format!("mode=subscription&line_items[0][price]={}&line_items[0][quantity]=1&success_url=https%3A%2F%2Fa.example%2Fok{extra}", id(&price)),
+        )
+        .await?;
+    Ok(id(&session))
+}
+
+/// The §5.2 types, in the order STRIPE_NOTES gives them.
+const SUBSCRIPTION_CHECKOUT: &[&str] = &[
+    "customer.created",
+    "payment_method.attached",
+    "customer.updated",
+    "customer.subscription.created",
+    "invoice.created",
+    "invoice.finalized",
+    "payment_intent.created",
+    "charge.succeeded",
+    "payment_intent.succeeded",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice_payment.paid",
+    "customer.subscription.updated",
+    "checkout.session.completed",
+];
+
+#[tokio::test]
+async fn subscription_checkout() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let cs = subscription_session(&h, "&subscription_data[metadata][team]=7").await?;
+    let mark = h.mark();
+    assert_eq!(h.pay_page(&cs, "4242424242424242").await?, 303);
+    let events = h.since(mark);
+    let listed: Vec<&str> = types(&events)
+        .into_iter()
+        .filter(|t| SUBSCRIPTION_CHECKOUT.contains(t))
+        .collect();
+    assert_eq!(listed, SUBSCRIPTION_CHECKOUT, "all: {:?}", types(&events));
+    assert_eq!(
+        types(&events).last().copied(),
+        Some("checkout.session.completed")
+    );
+    let created = object(&events, "customer.subscription.created");
+    assert_eq!(created["status"], "incomplete");
+    assert_eq!(created["metadata"]["team"], "7");
+    let updated = events
+        .iter()
+        .find(|e| e["type"] == "customer.subscription.updated")
+        .map_or(&Value::Null, |e| &e["data"]);
+    assert_eq!(updated["object"]["status"], "active");
+    assert_eq!(updated["previous_attributes"]["status"], "incomplete");
+    let completed = object(&events, "checkout.session.completed");
+    assert_eq!(completed["status"], "complete");
+    assert_eq!(completed["payment_status"], "paid");
+    assert_eq!(completed["subscription"], created["id"]);
+    assert_eq!(completed["invoice"], object(&events, "invoice.paid")["id"]);
+    assert_eq!(
+        completed["customer"],
+        object(&events, "customer.created")["id"]
+    );
+    assert_eq!(
+        object(&events, "customer.updated")["invoice_settings"]["default_payment_method"],
+        object(&events, "payment_method.attached")["id"]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn subscription_checkout_with_trial() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    // 0341 attaches fine; with a trial nothing is charged yet.
+    let cs = subscription_session(&h, "&subscription_data[trial_period_days]=14").await?;
+    let mark = h.mark();
+    assert_eq!(h.pay_page(&cs, "4000000000000341").await?, 303);
+    let events = h.since(mark);
+    let all = types(&events);
+    assert!(
+        !all.contains(&"charge.succeeded") && !all.contains(&"payment_intent.created"),
+        "{all:?}"
+    );
+    assert_eq!(all.last().copied(), Some("checkout.session.completed"));
+    let created = object(&events, "customer.subscription.created");
+    assert_eq!(created["status"], "trialing");
+    let completed = object(&events, "checkout.session.completed");
+    assert_eq!(completed["payment_status"], "no_payment_required");
+    assert_eq!(completed["subscription"], created["id"]);
+    Ok(())
+}
