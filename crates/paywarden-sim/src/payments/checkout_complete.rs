@@ -276,7 +276,9 @@ fn complete_payment(
     let intent = result.map_err(|failure| PageError::from(failure.0.error))?;
     let details = customer_details(objects, customer.as_deref(), form);
     finish(objects, cause, at, session, |s| {
-        s["payment_status"] = json!("paid");
+        // Funds only authorized (manual capture) are not paid yet.
+        let paid = intent["status"] == "succeeded";
+        s["payment_status"] = json!(if paid { "paid" } else { "unpaid" });
         s["payment_intent"] = intent["id"].clone();
         s["customer"] = json!(customer);
         s["customer_details"] = details;

@@ -235,3 +235,122 @@ pub fn card_for_customer(
 pub fn expire_due(objects: &mut Objects, clock: Option<&str>, until: i64) {
     checkout::expire_due(objects, clock, until);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_customer() -> Objects {
+        let mut objects = Objects::default();
+        objects.customers.insert(
+            "cus_1".into(),
+            json!({ "id": "cus_1", "object": "customer", "test_clock": null,
+                    "invoice_settings": { "default_payment_method": null } }),
+        );
+        objects
+    }
+
+    fn request(pm: &str, existing: Option<&str>) -> PaymentRequest {
+        PaymentRequest {
+            customer: Some("cus_1".into()),
+            payment_method: pm.into(),
+            amount: 1200,
+            currency: "usd".into(),
+            description: Some("Subscription creation".into()),
+            metadata: Value::Null,
+            existing_intent: existing.map(str::to_owned),
+        }
+    }
+
+    fn types(objects: &Objects) -> Vec<String> {
+        let mut types: Vec<String> = objects
+            .events
+            .newest_first()
+            .filter_map(|e| e["type"].as_str().map(str::to_owned))
+            .collect();
+        types.reverse();
+        types
+    }
+
+    #[test]
+    fn collect_charges_a_saved_card() {
+        let mut objects = with_customer();
+        let cause = Cause::automatic();
+        let pm = card_for_customer(&mut objects, &cause, 100, "4242424242424242", "cus_1")
+            .expect("attached");
+        assert!(would_decline(&objects, &pm).is_none());
+        let paid = collect(&mut objects, &cause, 100, request(&pm, None)).expect("paid");
+        let intent = objects
+            .payment_intents
+            .get(&paid.payment_intent)
+            .expect("pi");
+        assert_eq!(intent["status"], "succeeded");
+        assert_eq!(intent["customer"], "cus_1");
+        assert_eq!(intent["latest_charge"], paid.charge.as_str());
+        assert_eq!(
+            types(&objects),
+            [
+                "payment_method.attached",
+                "payment_intent.created",
+                "charge.succeeded",
+                "payment_intent.succeeded"
+            ]
+        );
+    }
+
+    #[test]
+    fn collect_declines_and_retries_on_the_same_intent() {
+        let mut objects = with_customer();
+        let cause = Cause::automatic();
+        let pm = card_for_customer(
+            &mut objects,
+            &cause,
+            100,
+            "pm_card_chargeCustomerFail",
+            "cus_1",
+        )
+        .expect("0341 attaches");
+        let error = would_decline(&objects, &pm).expect("declines");
+        assert_eq!(error.code, Some("card_declined"));
+        let declined =
+            collect(&mut objects, &cause, 100, request(&pm, None)).expect_err("declined");
+        assert_eq!(
+            declined.error.status,
+            axum::http::StatusCode::PAYMENT_REQUIRED
+        );
+        assert_eq!(declined.error.decline_code, Some("generic_decline"));
+        assert!(declined
+            .charge
+            .as_deref()
+            .is_some_and(|c| c.starts_with("ch_")));
+        let pi = declined.payment_intent.clone();
+        assert_eq!(
+            objects.payment_intents.get(&pi).expect("pi")["status"],
+            "requires_payment_method"
+        );
+        let paid = collect(
+            &mut objects,
+            &cause,
+            200,
+            request("pm_card_visa", Some(&pi)),
+        )
+        .expect("a good card pays the same intent");
+        assert_eq!(paid.payment_intent, pi);
+        assert_eq!(
+            objects.payment_intents.get(&pi).expect("pi")["status"],
+            "succeeded"
+        );
+    }
+
+    #[test]
+    fn refused_cards_are_not_attached() {
+        let mut objects = with_customer();
+        let cause = Cause::automatic();
+        let error = card_for_customer(&mut objects, &cause, 100, "4000000000000002", "cus_1")
+            .expect_err("declined");
+        assert_eq!(error.decline_code, Some("generic_decline"));
+        assert!(objects.payment_methods.is_empty());
+        assert!(objects.events.is_empty());
+        assert!(would_decline(&objects, "pm_unknown").is_some());
+    }
+}

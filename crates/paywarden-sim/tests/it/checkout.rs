@@ -460,3 +460,38 @@ async fn page_escapes_what_it_prints() -> anyhow::Result<()> {
     assert!(html.contains("£5.00"));
     Ok(())
 }
+
+#[tokio::test]
+async fn manual_capture_completes_unpaid() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let (price, _) = catalog(&server).await?;
+    let session = payment_session(
+        &server,
+        &price,
+        "&payment_intent_data[capture_method]=manual&payment_intent_data[metadata][order]=42",
+    )
+    .await?;
+    let cs = id(&session);
+    assert_eq!(
+        submit(&server, &cs, "4242424242424242").await?.status(),
+        303
+    );
+    let done = server
+        .ok_get(&format!("/v1/checkout/sessions/{cs}"))
+        .await?;
+    assert_eq!(done["status"], "complete");
+    assert_eq!(done["payment_status"], "unpaid", "only authorized");
+    let pi = done["payment_intent"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let intent = server.ok_get(&format!("/v1/payment_intents/{pi}")).await?;
+    assert_eq!(intent["status"], "requires_capture");
+    assert_eq!(intent["metadata"]["order"], "42");
+    let captured = server
+        .ok_post(&format!("/v1/payment_intents/{pi}/capture"), "")
+        .await?;
+    assert_eq!(captured["status"], "succeeded");
+    assert_eq!(captured["amount_received"], 4000);
+    Ok(())
+}
