@@ -20,20 +20,29 @@ pub fn trial_will_end_if_due(objects: &mut Objects, cause: &Cause, at: i64, id: 
     let Some(sub) = objects.subscriptions.get(id).cloned() else {
         return;
     };
-    if let Some(time) = trial_will_end_at(&sub) {
-        if time <= at {
-            let mut after = sub;
-            after["_sim"]["trial_will_end_sent"] = json!(true);
-            subscriptions::store(objects, &after);
-            objects.emit(
-                cause,
-                at,
-                "customer.subscription.trial_will_end",
-                &after,
-                None,
-            );
-        }
+    if trial_will_end_at(&sub).is_some_and(|time| time <= at) {
+        send_trial_will_end(objects, cause, at, id);
     }
+}
+
+/// Emits `customer.subscription.trial_will_end` now unless it was sent
+/// (a trial ended early gets its notice at once).
+pub fn send_trial_will_end(objects: &mut Objects, cause: &Cause, at: i64, id: &str) {
+    let Some(mut sub) = objects.subscriptions.get(id).cloned() else {
+        return;
+    };
+    if sub["status"] != "trialing" || sub["_sim"]["trial_will_end_sent"] == true {
+        return;
+    }
+    sub["_sim"]["trial_will_end_sent"] = json!(true);
+    subscriptions::store(objects, &sub);
+    objects.emit(
+        cause,
+        at,
+        "customer.subscription.trial_will_end",
+        &sub,
+        None,
+    );
 }
 
 /// When `trial_will_end` is due, if it has not been sent.

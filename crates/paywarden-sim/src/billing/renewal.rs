@@ -254,7 +254,7 @@ pub fn end_trial(objects: &mut Objects, cause: &Cause, at: i64, id: &str) {
         return;
     }
     // A trial ended early still owes its notice.
-    dunning::trial_will_end_if_due(objects, cause, at, id);
+    dunning::send_trial_will_end(objects, cause, at, id);
     let Some(sub) = objects.subscriptions.get(id).cloned() else {
         return;
     };
