@@ -1,6 +1,7 @@
 //! Configuration: built-in defaults, then `paywarden.toml` (or the file
 //! named by `PAYWARDEN_CONFIG`), then `PAYWARDEN_*` environment variables,
-//! then the usual aliases (`DATABASE_URL`, `STRIPE_WEBHOOK_SECRET`). Later
+//! then the usual aliases (`DATABASE_URL`, `STRIPE_WEBHOOK_SECRET`,
+//! `STRIPE_SECRET_KEY`, `STRIPE_API_BASE`). Later
 //! wins. Everything is parsed and checked here, at start-up, and the
 //! offending key is named when something is wrong.
 
@@ -14,6 +15,8 @@ use figment::Figment;
 use paywarden_core::signature::WebhookSecret;
 use paywarden_store::{DatabaseUrl, StoreOptions};
 use serde::{Deserialize, Serialize};
+
+use crate::stripe::{StripeSecretKey, StripeSetup, StripeTarget, STRIPE_API_BASE};
 
 /// Settings as read, before checking. Every key has a default; see
 /// `.env.example` for the environment spelling of each.
@@ -30,6 +33,11 @@ struct RawConfig {
     addr: SocketAddr,
     /// Comma-separated webhook signing secrets; several during a rotation.
     stripe_webhook_secret: Option<String>,
+    /// Stripe secret API key. Unset (or blank): `serve` mounts the Stripe
+    /// stand-in under `/sim` and uses it.
+    stripe_secret_key: Option<String>,
+    /// Base URL of the Stripe API, `/v1/…` appended; used with a key.
+    stripe_api_base: String,
     /// Seconds a signature's timestamp may differ from now, either way.
     signature_tolerance_secs: u64,
     /// Daily cap a newly provisioned account starts with.
@@ -50,6 +58,8 @@ impl Default for RawConfig {
             database_acquire_timeout_secs: 3,
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             stripe_webhook_secret: None,
+            stripe_secret_key: None,
+            stripe_api_base: STRIPE_API_BASE.into(),
             signature_tolerance_secs: 300,
             default_daily_cap: 1000,
             retry_poll_secs: 5,
@@ -67,6 +77,8 @@ const KEYS: &[&str] = &[
     "database_acquire_timeout_secs",
     "addr",
     "stripe_webhook_secret",
+    "stripe_secret_key",
+    "stripe_api_base",
     "signature_tolerance_secs",
     "default_daily_cap",
     "retry_poll_secs",
@@ -87,6 +99,8 @@ pub struct Config {
     pub database: StoreOptions,
     pub addr: SocketAddr,
     pub webhook_secrets: Vec<WebhookSecret>,
+    /// The real Stripe, or the embedded stand-in.
+    pub stripe: StripeSetup,
     pub signature_tolerance: Duration,
     pub default_daily_cap: i64,
     pub retry_poll: Duration,
@@ -109,7 +123,12 @@ impl Config {
         let figment = Figment::from(Serialized::defaults(RawConfig::default()))
             .merge(Toml::file(&file))
             .merge(Env::prefixed("PAYWARDEN_").filter(|key| KEYS.iter().any(|k| key == *k)))
-            .merge(Env::raw().only(&["DATABASE_URL", "STRIPE_WEBHOOK_SECRET"]));
+            .merge(Env::raw().only(&[
+                "DATABASE_URL",
+                "STRIPE_WEBHOOK_SECRET",
+                "STRIPE_SECRET_KEY",
+                "STRIPE_API_BASE",
+            ]));
         let raw: RawConfig = figment.extract().context("reading configuration")?;
         Self::check(raw)
     }
@@ -124,6 +143,16 @@ impl Config {
             Some(list) => WebhookSecret::parse_list(list)
                 .context("stripe_webhook_secret (STRIPE_WEBHOOK_SECRET)")?,
             None => Vec::new(),
+        };
+        let api_base = crate::stripe::api_base(&raw.stripe_api_base)
+            .context("stripe_api_base (STRIPE_API_BASE)")?;
+        let stripe = match raw.stripe_secret_key.as_deref().map(str::trim) {
+            None | Some("") => StripeSetup::Embedded,
+            Some(key) => StripeSetup::Remote(StripeTarget {
+                api_base,
+                secret_key: StripeSecretKey::new(key)
+                    .context("stripe_secret_key (STRIPE_SECRET_KEY)")?,
+            }),
         };
         if raw.signature_tolerance_secs == 0 || raw.signature_tolerance_secs > 3600 {
             bail!("signature_tolerance_secs must be between 1 and 3600");
@@ -143,6 +172,7 @@ impl Config {
             database,
             addr: raw.addr,
             webhook_secrets,
+            stripe,
             signature_tolerance: Duration::from_secs(raw.signature_tolerance_secs),
             default_daily_cap: raw.default_daily_cap,
             retry_poll: Duration::from_secs(raw.retry_poll_secs.max(1)),
@@ -181,6 +211,70 @@ mod tests {
     }
 
     #[test]
+    fn no_stripe_key_means_the_embedded_stand_in() {
+        for key in [None, Some(""), Some("  ")] {
+            let raw = RawConfig {
+                stripe_secret_key: key.map(str::to_owned),
+                ..RawConfig::default()
+            };
+            let config = Config::check(raw).expect("valid");
+            assert!(
+                matches!(config.stripe, StripeSetup::Embedded),
+                "{key:?}: {:?}",
+                config.stripe
+            );
+        }
+    }
+
+    #[test]
+    fn a_stripe_key_targets_the_configured_base_and_never_prints() {
+        let raw = RawConfig {
+            stripe_secret_key: Some("sk_test_planted42".into()),
+            ..RawConfig::default()
+        };
+        let config = Config::check(raw).expect("valid");
+        let StripeSetup::Remote(target) = &config.stripe else {
+            panic!("a key selects the remote Stripe: {:?}", config.stripe);
+        };
+        assert_eq!(target.api_base, "https://api.stripe.com");
+        assert_eq!(target.v1(), "https://api.stripe.com/v1");
+        assert_eq!(target.secret_key.expose(), "sk_test_planted42");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("planted42"), "{shown}");
+
+        let raw = RawConfig {
+            stripe_secret_key: Some("sk_test_x1".into()),
+            stripe_api_base: "http://127.0.0.1:12111/".into(),
+            ..RawConfig::default()
+        };
+        let config = Config::check(raw).expect("valid");
+        let StripeSetup::Remote(target) = &config.stripe else {
+            panic!("remote: {:?}", config.stripe);
+        };
+        assert_eq!(target.api_base, "http://127.0.0.1:12111");
+    }
+
+    #[test]
+    fn bad_stripe_settings_name_their_key() {
+        let raw = RawConfig {
+            stripe_secret_key: Some("pk_test_publishable".into()),
+            ..RawConfig::default()
+        };
+        let err = format!("{:#}", Config::check(raw).expect_err("refused"));
+        assert!(err.contains("STRIPE_SECRET_KEY"), "{err}");
+        assert!(
+            !err.contains("publishable"),
+            "the value is not echoed: {err}"
+        );
+        let raw = RawConfig {
+            stripe_api_base: "api.stripe.com".into(),
+            ..RawConfig::default()
+        };
+        let err = format!("{:#}", Config::check(raw).expect_err("refused"));
+        assert!(err.contains("STRIPE_API_BASE"), "{err}");
+    }
+
+    #[test]
     #[expect(
         clippy::result_large_err,
         reason = "figment::Jail fixes the closure's error type"
@@ -197,6 +291,9 @@ mod tests {
             jail.set_env("DATABASE_URL", "postgres://app:pw@db/paywarden");
             jail.set_env("STRIPE_WEBHOOK_SECRET", "whsec_one,whsec_two");
             jail.set_env("PAYWARDEN_SDK_PYTHON", "/not/ours");
+            jail.set_env("PAYWARDEN_STRIPE_API_BASE", "http://from-prefixed-env");
+            jail.set_env("STRIPE_API_BASE", "http://127.0.0.1:12111");
+            jail.set_env("STRIPE_SECRET_KEY", "sk_test_from_env");
             let config = Config::load().map_err(|e| e.to_string())?;
             assert_eq!(config.addr.to_string(), "127.0.0.1:9999", "from the file");
             assert_eq!(config.default_daily_cap, 7, "from the file");
@@ -211,6 +308,11 @@ mod tests {
                 "the alias wins"
             );
             assert_eq!(config.webhook_secrets.len(), 2);
+            let StripeSetup::Remote(target) = &config.stripe else {
+                return Err("STRIPE_SECRET_KEY selects the remote Stripe".into());
+            };
+            assert_eq!(target.api_base, "http://127.0.0.1:12111", "the alias wins");
+            assert_eq!(target.secret_key.expose(), "sk_test_from_env");
             Ok(())
         });
     }

@@ -2,12 +2,14 @@
 //!
 //! `serve` runs the HTTP service and its background workers; `migrate`
 //! applies database migrations; `keys` and `events` are operator tools that
-//! talk to the same database.
+//! talk to the same database; `sim` serves the Stripe stand-in alone.
 
 mod cli;
 mod config;
 mod logging;
 mod serve;
+mod sim;
+mod stripe;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +35,8 @@ enum Command {
     /// Inspect and retry stored Stripe events.
     #[command(subcommand)]
     Events(cli::events::EventsCommand),
+    /// Serve the Stripe stand-in alone (no database needed).
+    Sim(cli::sim::SimArgs),
 }
 
 #[tokio::main]
@@ -45,12 +49,16 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    logging::init(&config, matches!(args.command, Command::Serve));
+    logging::init(
+        &config,
+        matches!(args.command, Command::Serve | Command::Sim(_)),
+    );
     let result = match args.command {
         Command::Serve => serve::run(config).await,
         Command::Migrate => cli::migrate(&config).await,
         Command::Keys(command) => cli::keys::run(&config, command).await,
         Command::Events(command) => cli::events::run(&config, command).await,
+        Command::Sim(args) => cli::sim::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! `paywarden serve`: connect, migrate, start the retry worker, serve HTTP
-//! until SIGINT/SIGTERM, then drain.
+//! until SIGINT/SIGTERM, then drain. With no `STRIPE_SECRET_KEY`, the Stripe
+//! stand-in is mounted under `/sim` and is the Stripe paywarden uses.
 
 use anyhow::Context;
 use paywarden_app::retry::RetryWorker;
@@ -11,13 +12,31 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::sim::embedded::{self, Embedded, MOUNT};
+use crate::stripe::{StripeSetup, StripeTarget};
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = Store::connect(&config.database)
         .await
         .with_context(|| format!("connecting to {}", config.database.url))?;
     store.migrate().await.context("migrating the database")?;
-    if config.webhook_secrets.is_empty() {
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("binding {}", config.addr))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let mut secrets = config.webhook_secrets.clone();
+    let embedded = match &config.stripe {
+        StripeSetup::Embedded => {
+            let embedded = embedded::start(addr).await?;
+            if let Some(webhook) = &embedded.webhook {
+                secrets.push(webhook.secret.clone());
+            }
+            Some(embedded)
+        }
+        StripeSetup::Remote(_) => None,
+    };
+    let target = stripe_target(&config.stripe, embedded.as_ref())?;
+    if secrets.is_empty() {
         warn!(
             "STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe refuses every delivery until it is"
         );
@@ -25,7 +44,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let inbox = WebhookInbox::new(
         store.clone(),
         WebhookSettings {
-            secrets: config.webhook_secrets.clone(),
+            secrets,
             tolerance: config.signature_tolerance,
             default_daily_cap: config.default_daily_cap,
         },
@@ -34,16 +53,39 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let worker = RetryWorker::new(store.clone(), config.default_daily_cap, config.retry_poll);
     let worker = tokio::spawn(worker.run(shutdown.clone()));
 
-    let listener = TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("binding {}", config.addr))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
     info!(%addr, database = store.backend().as_str(), "paywarden listening on http://{addr}");
-    let app = router(AppState::new(
+    match &embedded {
+        Some(Embedded {
+            webhook: Some(webhook),
+            ..
+        }) => info!(
+            stripe.api_base = %target.api_base,
+            stripe.webhook_endpoint = %webhook.endpoint_id,
+            "STRIPE_SECRET_KEY is not set: using the Stripe stand-in at {} (test mode), \
+             which delivers its events to {}",
+            target.v1(),
+            webhook.url,
+        ),
+        Some(Embedded { webhook: None, .. }) => info!(
+            stripe.api_base = %target.api_base,
+            "STRIPE_SECRET_KEY is not set: using the Stripe stand-in at {} (test mode)",
+            target.v1(),
+        ),
+        None => info!(
+            stripe.api_base = %target.api_base,
+            stripe.test_mode = target.secret_key.is_test(),
+            "using Stripe at {}",
+            target.v1()
+        ),
+    }
+    let mut app = router(AppState::new(
         store.clone(),
         inbox,
         config.default_daily_cap,
     ));
+    if let Some(sim) = embedded {
+        app = app.nest(MOUNT, sim.router);
+    }
     let stop = shutdown.clone();
     serve(listener, app, async move {
         wait_for_signal().await;
@@ -60,7 +102,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// The Stripe paywarden talks to: the configured one, or the embedded
+/// stand-in.
+fn stripe_target(setup: &StripeSetup, embedded: Option<&Embedded>) -> anyhow::Result<StripeTarget> {
+    match (setup, embedded) {
+        (StripeSetup::Remote(target), _) => Ok(target.clone()),
+        (StripeSetup::Embedded, Some(sim)) => Ok(sim.target.clone()),
+        (StripeSetup::Embedded, None) => {
+            anyhow::bail!("the embedded Stripe stand-in is not running")
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod keys;
+pub mod sim;
 
 use anyhow::Context;
 use paywarden_store::Store;

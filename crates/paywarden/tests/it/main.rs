@@ -15,4 +15,5 @@ mod database;
 mod outage;
 mod secrets_in_logs;
 mod server;
+mod sim;
 mod stripe_events;

@@ -1,0 +1,211 @@
+//! The Stripe stand-in as the binary runs it: `paywarden sim` on its own
+//! (with `--state` kept across a restart), and mounted under `/sim` by
+//! `paywarden serve` when no `STRIPE_SECRET_KEY` is set.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
+
+use crate::database::TestDatabase;
+use crate::server::{eventually, paywarden, Server};
+use crate::stripe_events::client;
+
+/// Any test key is accepted by the stand-in.
+const TEST_KEY: &str = "sk_test_paywarden_it";
+
+/// A running `paywarden sim` and the base URL it printed.
+struct Standalone {
+    child: Child,
+    base: String,
+}
+
+impl Standalone {
+    /// Starts `paywarden sim` on port 0 and reads the base URL from the
+    /// `export STRIPE_API_BASE=…` hint it prints.
+    async fn start(dir: &Path, extra: &[&str]) -> Self {
+        let log = std::fs::File::create(dir.join("sim.log")).expect("create sim log");
+        let mut child = paywarden(dir, "sqlite://unused.db")
+            .args(["sim", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn paywarden sim");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                if let Some(base) = line.trim().strip_prefix("export STRIPE_API_BASE=") {
+                    return base.to_owned();
+                }
+            }
+            let log = std::fs::read_to_string(dir.join("sim.log")).unwrap_or_default();
+            panic!("paywarden sim printed no STRIPE_API_BASE hint:\n{log}");
+        })
+        .await
+        .expect("paywarden sim prints its base URL within 30 s");
+        // Keep reading stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, base }
+    }
+
+    /// SIGTERM, then the exit status.
+    async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("paywarden sim stops within 20 s of SIGTERM")
+            .expect("wait for paywarden sim")
+    }
+}
+
+async fn post_form(base: &str, path: &str, body: &str) -> (u16, Value) {
+    let response = client()
+        .post(format!("{base}{path}"))
+        .bearer_auth(TEST_KEY)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("POST");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get_json(base: &str, path: &str) -> (u16, Value) {
+    let response = client()
+        .get(format!("{base}{path}"))
+        .bearer_auth(TEST_KEY)
+        .send()
+        .await
+        .expect("GET");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn sim_subcommand_serves_stripe_and_keeps_its_state_across_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("sim-state.json");
+    let state_arg = state.to_str().expect("utf-8 path");
+    let sim = Standalone::start(dir.path(), &["--state", state_arg]).await;
+    assert!(sim.base.starts_with("http://127.0.0.1:"), "{}", sim.base);
+
+    let (status, customer) = post_form(&sim.base, "/v1/customers", "name=Ada").await;
+    assert_eq!(status, 200, "{customer}");
+    let id = customer["id"].as_str().expect("an id").to_owned();
+    assert!(id.starts_with("cus_"), "{id}");
+    let unauthenticated = client()
+        .get(format!("{}/v1/customers", sim.base))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(unauthenticated.status(), 401, "the stand-in wants a key");
+
+    let status = sim.terminate().await;
+    assert!(status.success(), "SIGTERM is a clean stop: {status}");
+    assert!(state.exists(), "the state is saved on exit");
+
+    let again = Standalone::start(dir.path(), &["--state", state_arg]).await;
+    let (status, fetched) = get_json(&again.base, &format!("/v1/customers/{id}")).await;
+    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(fetched, customer, "the customer came back as it was");
+    again.terminate().await;
+
+    std::fs::write(&state, "{ not a state file").expect("corrupt the state");
+    let output = paywarden(dir.path(), "sqlite://unused.db")
+        .args(["sim", "--addr", "127.0.0.1:0", "--state", state_arg])
+        .output()
+        .await
+        .expect("run paywarden sim");
+    assert!(
+        !output.status.success(),
+        "a corrupt state file stops the start"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("sim-state.json"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&state).expect("still there"),
+        "{ not a state file",
+        "the file is left for the operator"
+    );
+}
+
+#[tokio::test]
+async fn serve_without_a_stripe_key_mounts_the_stand_in_under_sim() {
+    let db = TestDatabase::sqlite();
+    let server = Server::start(db.dir.path(), &db.url).await;
+    let sim = format!("{}/sim", server.base);
+    let (status, customer) = post_form(&sim, "/v1/customers", "email=ada%40example.com").await;
+    assert_eq!(status, 200, "{customer}");
+    assert_eq!(customer["object"], "customer");
+    let (status, listed) = get_json(&sim, "/v1/customers").await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["data"][0]["id"], customer["id"]);
+    let (status, error) = get_json(&sim, "/v1/nothing_here").await;
+    assert_eq!(status, 404, "the stand-in's own 404: {error}");
+    assert_eq!(error["error"]["type"], "invalid_request_error", "{error}");
+    // paywarden's own routes are untouched.
+    let ready = client()
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .expect("GET /readyz");
+    assert_eq!(ready.status(), 200);
+    let log = server.log();
+    assert!(log.contains("Stripe stand-in"), "{log}");
+    assert!(
+        !log.contains("sk_test_"),
+        "the generated key is never logged"
+    );
+    server.kill().await;
+}
+
+#[tokio::test]
+async fn serve_with_a_stripe_key_mounts_no_stand_in() {
+    let db = TestDatabase::sqlite();
+    let server = Server::start_with_env(
+        db.dir.path(),
+        &db.url,
+        &[
+            ("STRIPE_SECRET_KEY", "sk_test_configured_elsewhere"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:9"),
+        ],
+    )
+    .await;
+    let (status, body) = post_form(&server.base, "/sim/v1/customers", "name=x").await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        body["error"]["code"], "not_found",
+        "paywarden's 404: {body}"
+    );
+    let log = eventually(
+        Duration::from_secs(10),
+        "the Stripe target is logged",
+        || {
+            let log = server.log();
+            async move {
+                if log.contains("http://127.0.0.1:9") {
+                    Ok(log)
+                } else {
+                    Err(log)
+                }
+            }
+        },
+    )
+    .await;
+    assert!(
+        !log.contains("configured_elsewhere"),
+        "the key is never logged: {log}"
+    );
+    server.kill().await;
+}
