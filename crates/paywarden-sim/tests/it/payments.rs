@@ -674,3 +674,35 @@ mod arbitrary_bodies {
         }
     }
 }
+
+#[tokio::test]
+async fn retried_payments_charge_once() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let send = |body: &'static str, key: &'static str| {
+        server
+            .request(reqwest::Method::POST, "/v1/payment_intents")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("idempotency-key", key)
+            .body(body)
+            .send()
+    };
+    let body = "amount=2500&currency=usd&payment_method=pm_card_visa&confirm=true";
+    let first: Value = send(body, "pay-once").await?.json().await?;
+    let again: Value = send(body, "pay-once").await?.json().await?;
+    assert_eq!(first["id"], again["id"]);
+    let declined = "amount=2500&currency=usd&payment_method=pm_card_chargeDeclined&confirm=true";
+    let (status, error) = error_of(send(declined, "decline-once").await?).await?;
+    let (replayed_status, replayed) = error_of(send(declined, "decline-once").await?).await?;
+    assert_eq!((status, replayed_status), (402, 402));
+    assert_eq!(
+        error["payment_intent"]["id"],
+        replayed["payment_intent"]["id"]
+    );
+    let charges = server.ok_get("/v1/charges").await?;
+    assert_eq!(
+        charges["data"].as_array().map(Vec::len),
+        Some(2),
+        "one succeeded and one failed charge, not four"
+    );
+    Ok(())
+}
