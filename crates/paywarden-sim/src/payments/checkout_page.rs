@@ -139,10 +139,12 @@ fn form_page(objects: &Objects, session: &Value, form: &CardForm, error: Option<
             )
         })
         .unwrap_or_default();
+    // The form has no `action`: it posts back to the page's own URL, which
+    // stays right wherever the sim is mounted (e.g. under `/sim`).
     let body = format!(
         "{cancel}<h1>Checkout</h1><p class=\"test\">Test mode: use card 4242 4242 4242 4242, any future date, any CVC.</p>\
 {summary}{error}\
-<form method=\"post\" action=\"/checkout/{id_attr}\">\
+<form method=\"post\" id=\"checkout-{id_attr}\">\
 <label>Email <input type=\"email\" name=\"email\" value=\"{email}\" autocomplete=\"email\"></label>\
 <label>Name on card <input type=\"text\" name=\"name\" value=\"{name}\" autocomplete=\"cc-name\"></label>\
 <label>Card number <input type=\"text\" name=\"card_number\" value=\"{number}\" inputmode=\"numeric\" autocomplete=\"cc-number\" placeholder=\"1234 1234 1234 1234\"></label>\
