@@ -151,6 +151,38 @@ async fn serve_without_a_stripe_key_mounts_the_stand_in_under_sim() {
     let (status, listed) = get_json(&sim, "/v1/customers").await;
     assert_eq!(status, 200, "{listed}");
     assert_eq!(listed["data"][0]["id"], customer["id"]);
+    // Hosted pages are reached under the mount too.
+    let (status, price) = post_form(
+        &sim,
+        "/v1/prices",
+        "unit_amount=500&currency=usd&product_data[name]=Credits",
+    )
+    .await;
+    assert_eq!(status, 200, "{price}");
+    let price = price["id"].as_str().expect("a price id");
+    let (status, session) = post_form(
+        &sim,
+        "/v1/checkout/sessions",
+        &format!(
+            "mode=payment&line_items[0][price]={price}&line_items[0][quantity]=1\
+             &success_url=https%3A%2F%2Fexample.com%2Fok"
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{session}");
+    let url = session["url"].as_str().expect("a Checkout url");
+    assert!(url.starts_with(&format!("{sim}/")), "{url} is under {sim}");
+    let page = client()
+        .get(url)
+        .send()
+        .await
+        .expect("GET the Checkout page");
+    assert_eq!(page.status(), 200, "{url}");
+    let page = page.text().await.expect("the page");
+    assert!(
+        page.contains("Credits"),
+        "the page shows the line item: {page}"
+    );
     let (status, error) = get_json(&sim, "/v1/nothing_here").await;
     assert_eq!(status, 404, "the stand-in's own 404: {error}");
     assert_eq!(error["error"]["type"], "invalid_request_error", "{error}");
