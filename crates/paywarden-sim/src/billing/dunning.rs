@@ -8,8 +8,8 @@
 use serde_json::{json, Value};
 
 use super::calendar::DAY;
-use super::invoices;
 use super::subscriptions::{self, payment_method};
+use super::{entitlements, invoices};
 use super::{AfterRetries, BillingSettings};
 use crate::events::Cause;
 use crate::state::Objects;
@@ -75,6 +75,7 @@ pub fn end(objects: &mut Objects, cause: &Cause, at: i64, id: &str, reason: &str
     sub["cancellation_details"]["reason"] = json!(reason);
     subscriptions::store(objects, &sub);
     objects.emit(cause, at, "customer.subscription.deleted", &sub, None);
+    entitlements::sync_subscription(objects, cause, at, &sub);
 }
 
 /// An `incomplete` subscription whose first invoice went unpaid for 23
@@ -98,6 +99,7 @@ pub fn expire(objects: &mut Objects, cause: &Cause, at: i64, id: &str) {
     sub["ended_at"] = json!(at);
     subscriptions::store(objects, &sub);
     objects.emit(cause, at, "customer.subscription.deleted", &sub, None);
+    entitlements::sync_subscription(objects, cause, at, &sub);
 }
 
 /// `incomplete`, `past_due` or `unpaid` → `active` once the latest

@@ -11,6 +11,7 @@
 
 mod calendar;
 mod dunning;
+mod entitlements;
 mod invoice_api;
 mod invoices;
 mod items;
@@ -72,6 +73,30 @@ pub fn routes() -> Router<Sim> {
             post(test_clocks::advance),
         )
         .route("/billing_portal/sessions", post(portal::create))
+        .route(
+            "/entitlements/features",
+            get(entitlements::list_features).post(entitlements::create_feature),
+        )
+        .route(
+            "/entitlements/features/{id}",
+            get(entitlements::retrieve_feature).post(entitlements::update_feature),
+        )
+        .route(
+            "/products/{id}/features",
+            get(entitlements::list_attached).post(entitlements::attach),
+        )
+        .route(
+            "/products/{id}/features/{feature}",
+            axum::routing::delete(entitlements::detach),
+        )
+        .route(
+            "/entitlements/active_entitlements",
+            get(entitlements::list_active),
+        )
+        .route(
+            "/entitlements/active_entitlements/{id}",
+            get(entitlements::retrieve_active),
+        )
 }
 
 /// Hosted pages (outside `/v1`, no API key): the billing portal.

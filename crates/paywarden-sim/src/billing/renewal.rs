@@ -9,10 +9,10 @@
 use serde_json::{json, Value};
 
 use super::calendar::next_boundary;
-use super::dunning;
 use super::invoices::{self, LineSpec};
 use super::subscriptions::{self, interval_of, items_of, payment_method, period_end, period_start};
 use super::BillingSettings;
+use super::{dunning, entitlements};
 use crate::events::Cause;
 use crate::state::Objects;
 
@@ -279,6 +279,7 @@ pub fn end_trial(objects: &mut Objects, cause: &Cause, at: i64, id: &str) {
             &after,
             Some(previous),
         );
+        entitlements::sync_subscription(objects, cause, at, &after);
         return;
     }
     if missing && behavior == "cancel" {

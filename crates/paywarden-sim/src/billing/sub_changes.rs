@@ -13,7 +13,7 @@ use super::subscriptions::{
     self, check_compatible, check_payment_method, interval_of, items_of, period_end,
     recurring_price,
 };
-use super::{dunning, prorations, renewal};
+use super::{dunning, entitlements, prorations, renewal};
 use crate::error::StripeError;
 use crate::events::Cause;
 use crate::params::{or_null, Params};
@@ -453,6 +453,7 @@ pub async fn resume(
         &after,
         Some(previous),
     );
+    entitlements::sync_subscription(&mut objects, &cause, at, &after);
     let lines: Vec<LineSpec> = items_of(&after)
         .iter()
         .map(|item| LineSpec::for_item(item, at, end, false))

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::calendar::add_intervals;
 use super::invoices::{self, LineSpec};
-use super::{dunning, BillingSettings, SubscribeRequest};
+use super::{dunning, entitlements, BillingSettings, SubscribeRequest};
 use crate::error::StripeError;
 use crate::events::{changed_fields, Cause};
 use crate::ids::{new_id, SUBSCRIPTION, SUBSCRIPTION_ITEM};
@@ -167,6 +167,7 @@ pub fn change(
             &after,
             Some(previous),
         );
+        entitlements::sync_subscription(objects, cause, at, &after);
     }
     Some(after)
 }
@@ -382,6 +383,7 @@ pub fn create(
         &subscription,
         None,
     );
+    entitlements::sync_subscription(objects, cause, at, &subscription);
     dunning::trial_will_end_if_due(objects, cause, at, &id);
     let lines: Vec<LineSpec> = items_of(&subscription)
         .iter()

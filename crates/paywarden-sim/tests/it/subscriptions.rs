@@ -773,3 +773,122 @@ async fn invoice_actions_follow_the_status_machine() -> anyhow::Result<()> {
     assert_eq!(status, 404);
     Ok(())
 }
+
+#[tokio::test]
+async fn subscriptions_grant_their_products_features() -> anyhow::Result<()> {
+    let b = Billing::start().await?;
+    let price = b.price("Pro", 2000, "month").await?;
+    let product = b.ok_get(&format!("/v1/prices/{price}")).await?["product"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let feature = b
+        .ok_post(
+            "/v1/entitlements/features",
+            "lookup_key=seats&name=Seats&metadata[tier]=pro",
+        )
+        .await?;
+    assert!(id(&feature).starts_with("feat_"));
+    assert_eq!(feature["object"], "entitlements.feature");
+    assert_eq!(feature["active"], true);
+    assert_eq!(feature["metadata"]["tier"], "pro");
+    let (status, error) = error_of(
+        b.post("/v1/entitlements/features", "lookup_key=seats&name=Again")
+            .await?,
+    )
+    .await?;
+    assert_eq!((status, error["param"].as_str()), (400, Some("lookup_key")));
+    let renamed = b
+        .ok_post(
+            &format!("/v1/entitlements/features/{}", id(&feature)),
+            "name=Team+seats",
+        )
+        .await?;
+    assert_eq!(renamed["name"], "Team seats");
+    let listed = b
+        .ok_get("/v1/entitlements/features?lookup_key=seats")
+        .await?;
+    assert_eq!(listed["data"][0]["id"], feature["id"]);
+
+    let attached = b
+        .ok_post(
+            &format!("/v1/products/{product}/features"),
+            &format!("entitlement_feature={}", id(&feature)),
+        )
+        .await?;
+    assert!(id(&attached).starts_with("prodft_"));
+    assert_eq!(attached["object"], "product_feature");
+    assert_eq!(attached["entitlement_feature"]["id"], feature["id"]);
+    assert!(attached.get("_sim").is_none());
+    let on_product = b
+        .ok_get(&format!("/v1/products/{product}/features"))
+        .await?;
+    assert_eq!(on_product["data"][0]["id"], attached["id"]);
+
+    let customer = b.customer(None).await?;
+    b.default_card(&customer, "pm_card_visa").await?;
+    let mark = b.mark();
+    let sub = b.subscribe(&customer, &price, "").await?;
+    let events = b.since(mark);
+    assert_eq!(
+        types(&events).last().copied(),
+        Some("entitlements.active_entitlement_summary.updated"),
+        "after the subscription became active"
+    );
+    let summary = &events[events.len() - 1]["data"]["object"];
+    assert_eq!(summary["customer"], customer.as_str());
+    assert_eq!(summary["entitlements"]["data"][0]["lookup_key"], "seats");
+
+    let active = b
+        .ok_get(&format!(
+            "/v1/entitlements/active_entitlements?customer={customer}"
+        ))
+        .await?;
+    let entitlement = &active["data"][0];
+    assert!(id(entitlement).starts_with("ent_"));
+    assert_eq!(entitlement["object"], "entitlements.active_entitlement");
+    assert_eq!(entitlement["feature"], feature["id"]);
+    let again = b
+        .ok_get(&format!(
+            "/v1/entitlements/active_entitlements/{}",
+            id(entitlement)
+        ))
+        .await?;
+    assert_eq!(&again, entitlement);
+
+    let mark = b.mark();
+    b.ok(
+        Method::DELETE,
+        &format!("/v1/subscriptions/{}", id(&sub)),
+        "",
+    )
+    .await?;
+    assert_eq!(
+        types(&b.since(mark)),
+        [
+            "customer.subscription.deleted",
+            "entitlements.active_entitlement_summary.updated"
+        ]
+    );
+    let active = b
+        .ok_get(&format!(
+            "/v1/entitlements/active_entitlements?customer={customer}"
+        ))
+        .await?;
+    assert_eq!(active["data"].as_array().map(Vec::len), Some(0));
+    let detached = b
+        .ok(
+            Method::DELETE,
+            &format!("/v1/products/{product}/features/{}", id(&attached)),
+            "",
+        )
+        .await?;
+    assert_eq!(detached["deleted"], true);
+    let (status, error) = error_of(
+        b.send(Method::GET, "/v1/entitlements/active_entitlements", "")
+            .await?,
+    )
+    .await?;
+    assert_eq!((status, error["param"].as_str()), (400, Some("customer")));
+    Ok(())
+}
