@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use super::cards::{self, Behaviour};
-use super::checkout::items_of;
+use super::checkout_items::items_of;
 use super::{intents, payment_methods};
 use crate::billing::{self, SubscribeRequest};
 use crate::error::StripeError;

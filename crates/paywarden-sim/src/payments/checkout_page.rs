@@ -12,8 +12,8 @@ use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::checkout::items_of;
 use super::checkout_complete::{complete, CardForm, PageError};
+use super::checkout_items::items_of;
 use crate::state::{Objects, Sim};
 
 /// Escapes text for HTML content and attribute values.

@@ -8,6 +8,8 @@ mod cards;
 mod charges;
 mod checkout;
 mod checkout_complete;
+mod checkout_expiry;
+mod checkout_items;
 mod checkout_page;
 mod disputes;
 mod intents;
@@ -65,7 +67,7 @@ pub fn routes() -> Router<Sim> {
         .route("/checkout/sessions/{id}", get(checkout::retrieve))
         .route(
             "/checkout/sessions/{id}/expire",
-            post(checkout::expire_handler),
+            post(checkout_expiry::expire_handler),
         )
         .route(
             "/checkout/sessions/{id}/line_items",
@@ -233,7 +235,7 @@ pub fn card_for_customer(
 
 /// Expires open Checkout sessions on `clock` whose `expires_at` ≤ `until`.
 pub fn expire_due(objects: &mut Objects, clock: Option<&str>, until: i64) {
-    checkout::expire_due(objects, clock, until);
+    checkout_expiry::expire_due(objects, clock, until);
 }
 
 #[cfg(test)]
