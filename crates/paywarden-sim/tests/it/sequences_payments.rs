@@ -460,3 +460,79 @@ async fn subscription_checkout_with_trial() -> anyhow::Result<()> {
     assert_eq!(completed["subscription"], created["id"]);
     Ok(())
 }
+
+#[tokio::test]
+async fn payment_intent_lifecycles() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let declined = h
+        .post(
+            "/v1/payment_intents",
+            "amount=1000&currency=usd&payment_method=pm_card_chargeDeclined&confirm=true",
+        )
+        .await?;
+    assert_eq!(declined.status(), 402);
+    assert_eq!(
+        types(&h.since(0)),
+        [
+            "payment_intent.created",
+            "charge.failed",
+            "payment_intent.payment_failed"
+        ]
+    );
+
+    let mark = h.mark();
+    let held = h
+        .ok_post(
+            "/v1/payment_intents",
+            "amount=1000&currency=usd&payment_method=pm_card_visa&confirm=true&capture_method=manual",
+        )
+        .await?;
+    assert_eq!(
+        types(&h.since(mark)),
+        [
+            "payment_intent.created",
+            "charge.succeeded",
+            "payment_intent.amount_capturable_updated"
+        ]
+    );
+    let mark = h.mark();
+    h.ok_post(&format!("/v1/payment_intents/{}/capture", id(&held)), "")
+        .await?;
+    let events = h.since(mark);
+    assert_eq!(
+        types(&events),
+        ["charge.captured", "payment_intent.succeeded"]
+    );
+    assert_eq!(events[0]["data"]["object"]["captured"], true);
+    assert_eq!(events[0]["data"]["previous_attributes"]["captured"], false);
+
+    let open = h
+        .ok_post("/v1/payment_intents", "amount=1000&currency=usd")
+        .await?;
+    let mark = h.mark();
+    h.ok_post(&format!("/v1/payment_intents/{}/cancel", id(&open)), "")
+        .await?;
+    assert_eq!(types(&h.since(mark)), ["payment_intent.canceled"]);
+
+    // A pending refund canceled: refund.updated.
+    let slow = h
+        .ok_post(
+            "/v1/payment_intents",
+            "amount=1000&currency=usd&payment_method=pm_card_refundPending&confirm=true",
+        )
+        .await?;
+    let refund = h
+        .ok_post("/v1/refunds", &format!("payment_intent={}", id(&slow)))
+        .await?;
+    let mark = h.mark();
+    h.ok_post(&format!("/v1/refunds/{}/cancel", id(&refund)), "")
+        .await?;
+    let events = h.since(mark);
+    assert_eq!(types(&events), ["refund.updated"]);
+    assert_eq!(
+        events[0]["data"]["previous_attributes"]["status"],
+        "pending"
+    );
+    assert_eq!(events[0]["data"]["object"]["status"], "canceled");
+    Ok(())
+}
