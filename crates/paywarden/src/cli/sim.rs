@@ -51,13 +51,22 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         ..Settings::default()
     };
     let sim = match &args.state {
-        Some(path) => persist::open(path, settings)?,
+        Some(path) => {
+            let existed = path.exists();
+            let sim = persist::open(path, settings)?;
+            // Written at once, so a path that cannot be written stops the
+            // start rather than the first save.
+            persist::save(&sim, path)?;
+            if existed {
+                let customers = sim.objects().customers.len();
+                info!(state = %path.display(), customers, "sim state loaded");
+            } else {
+                info!(state = %path.display(), "no sim state yet: starting empty");
+            }
+            sim
+        }
         None => Sim::with_settings(settings),
     };
-    if let Some(path) = &args.state {
-        let customers = sim.objects().customers.len();
-        info!(state = %path.display(), customers, "sim state loaded");
-    }
     info!(%addr, public_url, "Stripe stand-in listening on {base}");
     output(&format!("Stripe stand-in listening on {base}"));
     output(&format!("  export STRIPE_API_BASE={base}"));
