@@ -91,8 +91,16 @@ pub async fn create(
         ))
         .with_param("charge"));
     }
-    let refundable = charge["amount_captured"].as_i64().unwrap_or(0)
-        - charge["amount_refunded"].as_i64().unwrap_or(0);
+    if charge["disputed"] == true {
+        return Err(StripeError::invalid(format!(
+            "Charge {charge_id} has been charged back; you cannot refund a disputed charge."
+        ))
+        .with_code("charge_disputed"));
+    }
+    // The part of a partial capture that was never taken already counts
+    // as refunded, as on Stripe.
+    let refundable =
+        charge["amount"].as_i64().unwrap_or(0) - charge["amount_refunded"].as_i64().unwrap_or(0);
     if refundable <= 0 {
         return Err(
             StripeError::invalid(format!("Charge {charge_id} has already been refunded."))

@@ -402,6 +402,25 @@ async fn intent_state_machine() -> anyhow::Result<()> {
         .await?;
     assert_eq!(charge["captured"], true);
     assert_eq!(charge["amount_captured"], 3000);
+    assert_eq!(
+        charge["amount_refunded"], 2000,
+        "the uncaptured rest is released"
+    );
+    let (status, error) = error_of(
+        server
+            .post(
+                "/v1/refunds",
+                &format!("payment_intent={}&amount=3001", id(&held)),
+            )
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, 400, "only what was captured can be refunded");
+    assert_eq!(error["param"], "amount");
+    let refund = server
+        .ok_post("/v1/refunds", &format!("payment_intent={}", id(&held)))
+        .await?;
+    assert_eq!(refund["amount"], 3000);
 
     // Cancel before paying.
     let open = server
@@ -586,6 +605,15 @@ async fn dispute_card_opens_a_dispute() -> anyhow::Result<()> {
     assert_eq!(dispute["reason"], "fraudulent");
     assert_eq!(dispute["amount"], 2000);
     assert_eq!(dispute["payment_intent"], intent["id"]);
+
+    let (status, error) = error_of(
+        server
+            .post("/v1/refunds", &format!("charge={charge_id}"))
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, 400, "a disputed charge is not refunded");
+    assert_eq!(error["code"], "charge_disputed");
 
     let closed = server
         .ok_post(&format!("/v1/disputes/{}/close", id(&dispute)), "")
