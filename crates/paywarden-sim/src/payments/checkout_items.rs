@@ -60,11 +60,22 @@ fn inline_price(
     let currency = data.required("currency").map_err(&rename)?;
     let unit_amount = match data.integer("unit_amount").map_err(&rename)? {
         Some(n) => n,
-        None => data
-            .string("unit_amount_decimal")
-            .map_err(&rename)?
-            .and_then(|d| d.split('.').next().and_then(|n| n.parse().ok()))
-            .ok_or_else(|| StripeError::missing_param(&format!("{prefix}[unit_amount]")))?,
+        None => match data.string("unit_amount_decimal").map_err(&rename)? {
+            None => {
+                return Err(StripeError::missing_param(&format!(
+                    "{prefix}[unit_amount]"
+                )))
+            }
+            // The sim keeps whole units; the fraction is dropped.
+            Some(decimal) => decimal
+                .split('.')
+                .next()
+                .and_then(|whole| whole.parse::<i64>().ok())
+                .ok_or_else(|| {
+                    StripeError::invalid(format!("Invalid decimal: {decimal}"))
+                        .with_param(format!("{prefix}[unit_amount_decimal]"))
+                })?,
+        },
     };
     if unit_amount < 0 {
         return Err(StripeError::invalid(
