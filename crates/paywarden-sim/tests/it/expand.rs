@@ -1,1 +1,132 @@
-//! (to be written)
+//! `expand[]`: ids replaced by objects on GET and POST, nested paths,
+//! `data.` on lists, Stripe's refusals.
+
+use paywarden_sim::Sim;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::webhooks::SimServer;
+
+fn id(value: &Value) -> String {
+    value["id"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn post_bodies_and_lists_expand() -> anyhow::Result<()> {
+    let server = SimServer::start(Sim::new()).await?;
+    let price = server
+        .ok(
+            Method::POST,
+            "/v1/prices",
+            "currency=usd&unit_amount=900&product_data[name]=Pro&expand[]=product",
+        )
+        .await?;
+    assert_eq!(price["object"], "price");
+    assert_eq!(price["product"]["object"], "product");
+    assert_eq!(price["product"]["name"], "Pro");
+    assert_eq!(price["unit_amount"], 900, "the handler still saw the body");
+
+    let list = server
+        .ok(Method::GET, "/v1/prices?expand[]=data.product", "")
+        .await?;
+    assert_eq!(list["data"][0]["product"]["name"], "Pro");
+
+    let events = server
+        .ok(
+            Method::GET,
+            "/v1/events?type=price.created&expand[]=data.data.object.product",
+            "",
+        )
+        .await?;
+    assert_eq!(
+        events["data"][0]["data"]["object"]["product"]["name"],
+        "Pro"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn nested_paths_expand_every_step() -> anyhow::Result<()> {
+    let server = SimServer::start(Sim::new()).await?;
+    let customer = server.ok(Method::POST, "/v1/customers", "name=Ada").await?;
+    let cus = id(&customer);
+    {
+        let mut objects = server.sim.objects();
+        objects.invoices.insert(
+            "in_x1".into(),
+            json!({"id": "in_x1", "object": "invoice", "status": "paid", "customer": cus,
+                   "_sim": {"secret": true},
+                   "parent": {"type": "subscription_details",
+                              "subscription_details": {"subscription": "sub_x1", "metadata": {}}}}),
+        );
+    }
+    let subscription = json!({
+        "id": "sub_x1", "object": "subscription", "customer": cus,
+        "latest_invoice": "in_x1", "default_payment_method": null,
+        "items": {"object": "list", "data": []}
+    });
+    let event = server.emit(1, "customer.subscription.created", &subscription);
+
+    let (status, got) = server
+        .call(
+            Method::GET,
+            &format!("/v1/events/{event}?expand[]=data.object.latest_invoice.customer&expand[]=data.object.default_payment_method"),
+            "",
+            Some("2024-06-20"),
+        )
+        .await?;
+    assert_eq!(status, 200, "{got}");
+    let invoice = &got["data"]["object"]["latest_invoice"];
+    assert_eq!(invoice["object"], "invoice");
+    assert_eq!(invoice["customer"]["name"], "Ada");
+    assert!(invoice.get("_sim").is_none());
+    assert_eq!(
+        invoice["paid"], true,
+        "expanded objects are rendered at the version"
+    );
+    assert_eq!(invoice["subscription"], "sub_x1");
+    assert!(got["data"]["object"]["default_payment_method"].is_null());
+    // Unexpanded siblings stay ids.
+    assert_eq!(got["data"]["object"]["customer"], cus.as_str());
+    Ok(())
+}
+
+#[tokio::test]
+async fn unexpandable_paths_are_refused() -> anyhow::Result<()> {
+    let server = SimServer::start(Sim::new()).await?;
+    let customer = server.ok(Method::POST, "/v1/customers", "name=Ada").await?;
+    let cus = id(&customer);
+    for path in ["nope", "name", "address.city.x", "a.b.c.d.e"] {
+        let (status, body) = server
+            .call(
+                Method::GET,
+                &format!("/v1/customers/{cus}?expand[]={path}"),
+                "",
+                None,
+            )
+            .await?;
+        assert_eq!(status, 400, "{path}");
+        assert_eq!(body["error"]["param"], "expand", "{path}");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(path)),
+            "{body}"
+        );
+    }
+    let (status, body) = server
+        .call(
+            Method::GET,
+            &format!("/v1/customers/{cus}?expand[]=nope"),
+            "",
+            None,
+        )
+        .await?;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"]["message"],
+        "This property cannot be expanded (nope)."
+    );
+    Ok(())
+}
