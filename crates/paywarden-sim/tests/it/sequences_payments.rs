@@ -2,16 +2,16 @@
 //! gives: one-time Checkout (§5.1), Checkout expiry (§5.4), refunds
 //! (§5.12), disputes (§5.13) and payment method attach/detach (§5.14).
 //!
-//! Each test records how many events existed before the action and asserts
-//! the exact types (and key fields) of the events the action added, oldest
-//! first.
+//! Each test lists `/v1/events` (oldest first) before and after an action
+//! and asserts the exact types (and key fields) of the events the action
+//! added.
 
 use paywarden_sim::Sim;
 use serde_json::Value;
 
 use crate::support::KEY;
 
-/// A sim on port 0 whose events the test reads in recording order.
+/// A sim on port 0 (kept at hand for driving time directly).
 struct Harness {
     base: String,
     client: reqwest::Client,
@@ -59,21 +59,47 @@ impl Harness {
         Ok(response.json().await?)
     }
 
-    /// Every event so far, oldest first.
-    fn events(&self) -> Vec<Value> {
-        let objects = self.sim.objects();
-        let mut events: Vec<Value> = objects.events.newest_first().cloned().collect();
-        events.reverse();
-        events
+    /// Every event so far, oldest first, as `GET /v1/events` lists them
+    /// (newest first, paged with `starting_after`).
+    async fn events(&self) -> anyhow::Result<Vec<Value>> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut path = "/v1/events?limit=100".to_owned();
+            if let Some(last) = &after {
+                path.push_str(&format!("&starting_after={last}"));
+            }
+            let response = self
+                .client
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(KEY)
+                .header("stripe-version", "2026-03-25.dahlia")
+                .send()
+                .await?;
+            anyhow::ensure!(
+                response.status() == 200,
+                "GET {path}: {}",
+                response.status()
+            );
+            let page: Value = response.json().await?;
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            after = data.last().map(id);
+            all.extend(data);
+            if page["has_more"] != true || after.is_none() {
+                break;
+            }
+        }
+        all.reverse();
+        Ok(all)
     }
 
-    fn mark(&self) -> usize {
-        self.events().len()
+    async fn mark(&self) -> anyhow::Result<usize> {
+        Ok(self.events().await?.len())
     }
 
     /// The events recorded since `mark`, oldest first.
-    fn since(&self, mark: usize) -> Vec<Value> {
-        self.events().into_iter().skip(mark).collect()
+    async fn since(&self, mark: usize) -> anyhow::Result<Vec<Value>> {
+        Ok(self.events().await?.into_iter().skip(mark).collect())
     }
 
     /// Completes session `cs` on the hosted page with `card`.
@@ -130,9 +156,12 @@ fn object<'a>(events: &'a [Value], kind: &str) -> &'a Value {
 async fn one_time_checkout_payment() -> anyhow::Result<()> {
     let h = Harness::start().await?;
     let cs = h.payment_session("&customer_creation=always").await?;
-    assert!(h.since(0).is_empty(), "creating a session emits nothing");
+    assert!(
+        h.since(0).await?.is_empty(),
+        "creating a session emits nothing"
+    );
     assert_eq!(h.pay_page(&cs, "4242424242424242").await?, 303);
-    let events = h.since(0);
+    let events = h.since(0).await?;
     assert_eq!(
         types(&events),
         [
@@ -168,7 +197,7 @@ async fn one_time_checkout_declined_then_paid() -> anyhow::Result<()> {
     let cs = h.payment_session("").await?;
     assert_eq!(h.pay_page(&cs, "4000000000000002").await?, 402);
     assert_eq!(h.pay_page(&cs, "4242424242424242").await?, 303);
-    let events = h.since(0);
+    let events = h.since(0).await?;
     assert_eq!(
         types(&events),
         [
@@ -197,22 +226,22 @@ async fn one_time_checkout_declined_then_paid() -> anyhow::Result<()> {
 async fn checkout_expiry() -> anyhow::Result<()> {
     let h = Harness::start().await?;
     let cs = h.payment_session("").await?;
-    let mark = h.mark();
+    let mark = h.mark().await?;
     let expired = h
         .ok_post(&format!("/v1/checkout/sessions/{cs}/expire"), "")
         .await?;
     assert_eq!(expired["status"], "expired");
-    let events = h.since(mark);
+    let events = h.since(mark).await?;
     assert_eq!(types(&events), ["checkout.session.expired"]);
     assert!(object(&events, "checkout.session.expired")["url"].is_null());
 
     // After a failed attempt the session's intent is canceled too.
     let cs = h.payment_session("").await?;
     assert_eq!(h.pay_page(&cs, "4000000000000002").await?, 402);
-    let mark = h.mark();
+    let mark = h.mark().await?;
     h.ok_post(&format!("/v1/checkout/sessions/{cs}/expire"), "")
         .await?;
-    let events = h.since(mark);
+    let events = h.since(mark).await?;
     assert_eq!(
         types(&events),
         ["checkout.session.expired", "payment_intent.canceled"]
@@ -228,11 +257,11 @@ async fn checkout_expiry() -> anyhow::Result<()> {
             .and_then(|s| s["expires_at"].as_i64())
             .unwrap_or(0)
     };
-    let mark = h.mark();
+    let mark = h.mark().await?;
     paywarden_sim::time::run_due(&mut h.sim.objects(), None, expires_at - 1);
-    assert!(h.since(mark).is_empty(), "not yet due");
+    assert!(h.since(mark).await?.is_empty(), "not yet due");
     paywarden_sim::time::run_due(&mut h.sim.objects(), None, expires_at);
-    let events = h.since(mark);
+    let events = h.since(mark).await?;
     assert_eq!(types(&events), ["checkout.session.expired"]);
     assert_eq!(events[0]["created"], expires_at);
     assert_eq!(events[0]["data"]["object"]["id"], cs.as_str());
@@ -249,20 +278,20 @@ async fn refund() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(
-        types(&h.since(0)),
+        types(&h.since(0).await?),
         [
             "payment_intent.created",
             "charge.succeeded",
             "payment_intent.succeeded"
         ]
     );
-    let mark = h.mark();
+    let mark = h.mark().await?;
     h.ok_post(
         "/v1/refunds",
         &format!("payment_intent={}&amount=1000", id(&intent)),
     )
     .await?;
-    let events = h.since(mark);
+    let events = h.since(mark).await?;
     assert_eq!(types(&events), ["refund.created", "charge.refunded"]);
     let refunded = &events[1]["data"];
     assert_eq!(refunded["object"]["amount_refunded"], 1000);
@@ -272,10 +301,10 @@ async fn refund() -> anyhow::Result<()> {
         .as_str()
         .is_some_and(|r| r.starts_with("req_"))));
 
-    let mark = h.mark();
+    let mark = h.mark().await?;
     h.ok_post("/v1/refunds", &format!("payment_intent={}", id(&intent)))
         .await?;
-    let events = h.since(mark);
+    let events = h.since(mark).await?;
     assert_eq!(types(&events), ["refund.created", "charge.refunded"]);
     assert_eq!(events[1]["data"]["object"]["refunded"], true);
     assert_eq!(events[1]["data"]["previous_attributes"]["refunded"], false);
@@ -290,7 +319,7 @@ async fn dispute() -> anyhow::Result<()> {
         "amount=4200&currency=usd&payment_method=pm_card_createDispute&confirm=true",
     )
     .await?;
-    let events = h.since(0);
+    let events = h.since(0).await?;
     assert_eq!(
         types(&events),
         [
@@ -305,10 +334,10 @@ async fn dispute() -> anyhow::Result<()> {
     assert_eq!(dispute["reason"], "fraudulent");
     assert_eq!(dispute["charge"], object(&events, "charge.succeeded")["id"]);
 
-    let mark = h.mark();
+    let mark = h.mark().await?;
     h.ok_post(&format!("/v1/disputes/{}/close", id(dispute)), "")
         .await?;
-    let events = h.since(mark);
+    let events = h.since(mark).await?;
     assert_eq!(types(&events), ["charge.dispute.closed"]);
     assert_eq!(events[0]["data"]["object"]["status"], "lost");
     Ok(())
@@ -318,7 +347,7 @@ async fn dispute() -> anyhow::Result<()> {
 async fn payment_method_attach_detach() -> anyhow::Result<()> {
     let h = Harness::start().await?;
     let customer = id(&h.ok_post("/v1/customers", "email=pm%40example.com").await?);
-    let mark = h.mark();
+    let mark = h.mark().await?;
     let pm = id(&h
         .ok_post(
             "/v1/payment_methods/pm_card_visa/attach",
@@ -332,7 +361,7 @@ async fn payment_method_attach_detach() -> anyhow::Result<()> {
     .await?;
     h.ok_post(&format!("/v1/payment_methods/{pm}/detach"), "")
         .await?;
-    let events = h.since(mark);
+    let events = h.since(mark).await?;
     assert_eq!(
         types(&events),
         [
@@ -402,9 +431,9 @@ const SUBSCRIPTION_CHECKOUT: &[&str] = &[
 async fn subscription_checkout() -> anyhow::Result<()> {
     let h = Harness::start().await?;
     let cs = subscription_session(&h, "&subscription_data[metadata][team]=7").await?;
-    let mark = h.mark();
+    let mark = h.mark().await?;
     assert_eq!(h.pay_page(&cs, "4242424242424242").await?, 303);
-    let events = h.since(mark);
+    let events = h.since(mark).await?;
     let listed: Vec<&str> = types(&events)
         .into_iter()
         .filter(|t| SUBSCRIPTION_CHECKOUT.contains(t))
@@ -444,9 +473,9 @@ async fn subscription_checkout_with_trial() -> anyhow::Result<()> {
     let h = Harness::start().await?;
     // 0341 attaches fine; with a trial nothing is charged yet.
     let cs = subscription_session(&h, "&subscription_data[trial_period_days]=14").await?;
-    let mark = h.mark();
+    let mark = h.mark().await?;
     assert_eq!(h.pay_page(&cs, "4000000000000341").await?, 303);
-    let events = h.since(mark);
+    let events = h.since(mark).await?;
     let all = types(&events);
     assert!(
         !all.contains(&"charge.succeeded") && !all.contains(&"payment_intent.created"),
@@ -472,7 +501,7 @@ async fn payment_intent_lifecycles() -> anyhow::Result<()> {
         .await?;
     assert_eq!(declined.status(), 402);
     assert_eq!(
-        types(&h.since(0)),
+        types(&h.since(0).await?),
         [
             "payment_intent.created",
             "charge.failed",
@@ -480,7 +509,7 @@ async fn payment_intent_lifecycles() -> anyhow::Result<()> {
         ]
     );
 
-    let mark = h.mark();
+    let mark = h.mark().await?;
     let held = h
         .ok_post(
             "/v1/payment_intents",
@@ -488,17 +517,17 @@ async fn payment_intent_lifecycles() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(
-        types(&h.since(mark)),
+        types(&h.since(mark).await?),
         [
             "payment_intent.created",
             "charge.succeeded",
             "payment_intent.amount_capturable_updated"
         ]
     );
-    let mark = h.mark();
+    let mark = h.mark().await?;
     h.ok_post(&format!("/v1/payment_intents/{}/capture", id(&held)), "")
         .await?;
-    let events = h.since(mark);
+    let events = h.since(mark).await?;
     assert_eq!(
         types(&events),
         ["charge.captured", "payment_intent.succeeded"]
@@ -509,10 +538,10 @@ async fn payment_intent_lifecycles() -> anyhow::Result<()> {
     let open = h
         .ok_post("/v1/payment_intents", "amount=1000&currency=usd")
         .await?;
-    let mark = h.mark();
+    let mark = h.mark().await?;
     h.ok_post(&format!("/v1/payment_intents/{}/cancel", id(&open)), "")
         .await?;
-    assert_eq!(types(&h.since(mark)), ["payment_intent.canceled"]);
+    assert_eq!(types(&h.since(mark).await?), ["payment_intent.canceled"]);
 
     // A pending refund canceled: refund.updated.
     let slow = h
@@ -524,10 +553,10 @@ async fn payment_intent_lifecycles() -> anyhow::Result<()> {
     let refund = h
         .ok_post("/v1/refunds", &format!("payment_intent={}", id(&slow)))
         .await?;
-    let mark = h.mark();
+    let mark = h.mark().await?;
     h.ok_post(&format!("/v1/refunds/{}/cancel", id(&refund)), "")
         .await?;
-    let events = h.since(mark);
+    let events = h.since(mark).await?;
     assert_eq!(types(&events), ["refund.updated"]);
     assert_eq!(
         events[0]["data"]["previous_attributes"]["status"],
