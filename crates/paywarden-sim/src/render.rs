@@ -92,6 +92,9 @@ pub async fn layer(State(sim): State<Sim>, request: Request, next: Next) -> Resp
         let paths = expand_paths(&query, "");
         (request, paths)
     };
+    if let Err(err) = expand::check_paths(&paths) {
+        return err.into_response();
+    }
     let response = next.run(request).await;
     if !response.status().is_success() {
         return response;

@@ -105,19 +105,28 @@ pub fn expand(
     paths: &[String],
     version: &str,
 ) -> Result<(), StripeError> {
+    check_paths(paths)?;
     for path in paths {
         let segments: Vec<&str> = path.split('.').collect();
-        let depth = segments.iter().skip_while(|s| **s == "data").count();
+        walk(objects, body, &segments, path, version)?;
+    }
+    Ok(())
+}
+
+/// Refuses paths no object could expand (empty steps, too deep) before the
+/// request changes anything.
+pub fn check_paths(paths: &[String]) -> Result<(), StripeError> {
+    for path in paths {
+        let segments: Vec<&str> = path.split('.').collect();
         if segments.iter().any(|s| s.is_empty()) {
             return Err(cannot_expand(path));
         }
-        if depth > MAX_DEPTH {
+        if segments.iter().skip_while(|s| **s == "data").count() > MAX_DEPTH {
             return Err(StripeError::invalid(format!(
                 "You cannot expand more than {MAX_DEPTH} levels of a property. Property: {path}"
             ))
             .with_param("expand"));
         }
-        walk(objects, body, &segments, path, version)?;
     }
     Ok(())
 }

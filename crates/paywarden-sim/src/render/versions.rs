@@ -18,6 +18,8 @@ pub const OLDEST: &str = "2020-08-27";
 pub const NEWEST: &str = "9999-12-31";
 /// Invoice and subscription fields moved (STRIPE_NOTES §7.2).
 const BASIL: &str = "2025-03-31";
+/// PaymentIntent `charges` replaced by `latest_charge`.
+const CHARGES_LIST: &str = "2022-11-15";
 /// Checkout `ui_mode` values renamed.
 const DAHLIA: &str = "2026-03-25";
 
@@ -88,7 +90,10 @@ fn add_hints(objects: &Objects, value: &mut Value) {
                     hint(map, "charge", charge);
                 }
             }
-            if kind == "line_item" && map.contains_key("invoice") {
+            if kind == "payment_intent" || kind == "charge" {
+                add_payment_hints(objects, map, &kind);
+            }
+            if (kind == "line_item" && map.contains_key("invoice")) || kind == "invoiceitem" {
                 let price = map
                     .get("pricing")
                     .and_then(|p| p["price_details"]["price"].as_str())
@@ -100,6 +105,39 @@ fn add_hints(objects: &Objects, value: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// A payment intent's (or charge's) invoice, and a payment intent's
+/// charges, which older versions embedded.
+fn add_payment_hints(objects: &Objects, map: &mut Map<String, Value>, kind: &str) {
+    let intent = if kind == "payment_intent" {
+        map.get("id")
+    } else {
+        map.get("payment_intent")
+    }
+    .and_then(Value::as_str)
+    .map(str::to_owned);
+    let Some(intent) = intent else {
+        return;
+    };
+    let invoice = objects
+        .invoice_payments
+        .newest_first()
+        .find(|p| p["payment"]["payment_intent"] == intent.as_str())
+        .map(|p| p["invoice"].clone());
+    if let Some(invoice) = invoice {
+        hint(map, "invoice", invoice);
+    }
+    if kind == "payment_intent" {
+        let mut charges: Vec<Value> = objects
+            .charges
+            .newest_first()
+            .filter(|c| c["payment_intent"] == intent.as_str())
+            .cloned()
+            .collect();
+        charges.iter_mut().for_each(|c| add_hints(objects, c));
+        hint(map, "charges", json!(charges));
     }
 }
 
@@ -123,6 +161,19 @@ fn convert(value: &mut Value, date: &str, version: &str) {
                 "subscription" if date < BASIL => subscription(map),
                 "invoice" if date < BASIL => invoice(map),
                 "line_item" if date < BASIL && map.contains_key("invoice") => line(map),
+                "invoiceitem" if date < BASIL => invoice_item(map),
+                "payment_intent" | "charge" if date < BASIL => {
+                    let invoice = map
+                        .get("_sim")
+                        .map(|s| s["render"]["invoice"].clone())
+                        .unwrap_or(Value::Null);
+                    map.entry("invoice").or_insert(invoice);
+                    if date < CHARGES_LIST
+                        && map.get("object").is_some_and(|o| o == "payment_intent")
+                    {
+                        payment_intent_charges(map);
+                    }
+                }
                 "checkout.session" if date < DAHLIA => checkout_session(map),
                 _ => {}
             }
@@ -216,25 +267,64 @@ fn line(map: &mut Map<String, Value>) {
     if !map.get("subscription").is_some_and(Value::is_string) {
         map.insert("subscription".into(), details["subscription"].clone());
     }
-    let price_id = map
-        .get("pricing")
-        .map(|p| p["price_details"]["price"].clone())
-        .unwrap_or(Value::Null);
-    let price = map
+    let price = price_of(map);
+    map.insert("plan".into(), plan_of(&price));
+    map.insert("price".into(), price);
+}
+
+/// The price object a line or invoice item bills: the `_sim.render.price`
+/// hint, else a stub with the id and product from `pricing`.
+fn price_of(map: &Map<String, Value>) -> Value {
+    if let Some(price) = map
         .get("_sim")
         .map(|s| s["render"]["price"].clone())
         .filter(Value::is_object)
-        .unwrap_or_else(|| {
-            if price_id.is_null() {
-                Value::Null
-            } else {
-                let product = map
-                    .get("pricing")
-                    .map(|p| p["price_details"]["product"].clone())
-                    .unwrap_or(Value::Null);
-                json!({ "id": price_id, "object": "price", "product": product })
-            }
-        });
+    {
+        return price;
+    }
+    let details = map
+        .get("pricing")
+        .map(|p| p["price_details"].clone())
+        .unwrap_or(Value::Null);
+    if details["price"].is_null() {
+        return Value::Null;
+    }
+    json!({ "id": details["price"], "object": "price", "product": details["product"] })
+}
+
+/// Before 2022-11-15 a payment intent listed its charges.
+fn payment_intent_charges(map: &mut Map<String, Value>) {
+    let id = map
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let data = map
+        .get("_sim")
+        .map(|s| s["render"]["charges"].clone())
+        .filter(Value::is_array)
+        .unwrap_or_else(|| json!([]));
+    let count = data.as_array().map_or(0, Vec::len);
+    map.insert(
+        "charges".into(),
+        json!({ "object": "list", "data": data, "has_more": false, "total_count": count,
+                "url": format!("/v1/charges?payment_intent={id}") }),
+    );
+}
+
+/// Before basil a pending invoice item named its price, plan and
+/// subscription directly.
+fn invoice_item(map: &mut Map<String, Value>) {
+    let details = map
+        .get("parent")
+        .map(|p| p["subscription_details"].clone())
+        .unwrap_or(Value::Null);
+    map.insert("subscription".into(), details["subscription"].clone());
+    map.insert(
+        "subscription_item".into(),
+        details["subscription_item"].clone(),
+    );
+    let price = price_of(map);
     map.insert("plan".into(), plan_of(&price));
     map.insert("price".into(), price);
 }
@@ -373,6 +463,38 @@ mod tests {
         assert_eq!(line["plan"]["object"], "plan");
         assert_eq!(line["plan"]["amount"], 500);
         assert_eq!(line["plan"]["interval"], "month");
+    }
+
+    #[test]
+    fn payment_intents_name_their_invoice_and_list_charges_in_old_versions() {
+        let mut objects = Objects::default();
+        objects.invoice_payments.insert(
+            "inpay_1".into(),
+            json!({"id": "inpay_1", "object": "invoice_payment", "invoice": "in_1",
+                   "payment": {"type": "payment_intent", "payment_intent": "pi_1"}}),
+        );
+        objects.charges.insert(
+            "ch_1".into(),
+            json!({"id": "ch_1", "object": "charge", "payment_intent": "pi_1"}),
+        );
+        let intent = json!({"id": "pi_1", "object": "payment_intent", "latest_charge": "ch_1"});
+        let acacia = render_in(&objects, &intent, "2024-06-20");
+        assert_eq!(acacia["invoice"], "in_1");
+        assert!(acacia.get("charges").is_none());
+        let old = render_in(&objects, &intent, "2020-08-27");
+        assert_eq!(old["charges"]["object"], "list");
+        assert_eq!(old["charges"]["data"][0]["id"], "ch_1");
+        assert_eq!(old["charges"]["data"][0]["invoice"], "in_1");
+        let basil = render_in(&objects, &intent, "2025-03-31.basil");
+        assert!(basil.get("invoice").is_none());
+        let item = json!({"id": "ii_1", "object": "invoiceitem",
+            "parent": {"type": "subscription_details",
+                "subscription_details": {"subscription": "sub_1", "subscription_item": "si_1"}},
+            "pricing": {"price_details": {"price": "price_9", "product": "prod_9"}}});
+        let old_item = render(&item, "2024-06-20");
+        assert_eq!(old_item["subscription"], "sub_1");
+        assert_eq!(old_item["subscription_item"], "si_1");
+        assert_eq!(old_item["price"]["id"], "price_9");
     }
 
     #[test]

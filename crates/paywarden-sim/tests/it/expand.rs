@@ -115,6 +115,19 @@ async fn unexpandable_paths_are_refused() -> anyhow::Result<()> {
             "{body}"
         );
     }
+    // A path too deep for any object is refused before anything changes.
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/v1/customers",
+            "name=Bea&expand[]=a.b.c.d.e",
+            None,
+        )
+        .await?;
+    assert_eq!(status, 400);
+    let all = server.ok(Method::GET, "/v1/customers", "").await?;
+    assert_eq!(all["data"].as_array().map(Vec::len), Some(1));
+
     let (status, body) = server
         .call(
             Method::GET,
