@@ -495,3 +495,44 @@ async fn manual_capture_completes_unpaid() -> anyhow::Result<()> {
     assert_eq!(captured["amount_received"], 4000);
     Ok(())
 }
+
+#[tokio::test]
+async fn sessions_expire_when_the_clock_passes_expires_at() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let (price, _) = catalog(&server).await?;
+    let session = payment_session(&server, &price, "").await?;
+    let cs = id(&session);
+    let expires_at = session["expires_at"].as_i64().unwrap_or(0);
+    let response = server
+        .client
+        .post(format!("{}/_sim/clock/advance", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("to={}", expires_at - 60))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    let still = server
+        .ok_get(&format!("/v1/checkout/sessions/{cs}"))
+        .await?;
+    assert_eq!(still["status"], "open", "a minute before expires_at");
+    server
+        .client
+        .post(format!("{}/_sim/clock/advance", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("to={expires_at}"))
+        .send()
+        .await?;
+    let expired = server
+        .ok_get(&format!("/v1/checkout/sessions/{cs}"))
+        .await?;
+    assert_eq!(expired["status"], "expired");
+    assert!(expired["url"].is_null());
+    let events = server
+        .ok_get("/v1/events?type=checkout.session.expired")
+        .await?;
+    assert_eq!(events["data"][0]["data"]["object"]["id"], cs.as_str());
+    assert_eq!(events["data"][0]["created"], expires_at);
+    let (_, html) = page(&server, &cs).await?;
+    assert!(html.contains("expired"));
+    Ok(())
+}
