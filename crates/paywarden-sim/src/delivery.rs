@@ -75,6 +75,9 @@ const MAX_LOGGED: usize = 50;
 
 /// Orders attempts across events in the log.
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+/// Orders deliveries as they were started (after any reordering), so the
+/// log shows what the seeded chaos decided, whatever the network did.
+static DISPATCH: AtomicU64 = AtomicU64::new(0);
 
 /// Delivers events as their ids arrive on `events`.
 pub async fn run(sim: Sim, mut events: mpsc::UnboundedReceiver<String>) {
@@ -241,6 +244,7 @@ fn spawn_delivery(
         settings: settings.clone(),
         event: event.to_owned(),
         endpoint: endpoint.to_owned(),
+        dispatch: DISPATCH.fetch_add(1, Ordering::Relaxed),
     };
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
@@ -273,6 +277,8 @@ struct Delivery {
     settings: DeliverySettings,
     event: String,
     endpoint: String,
+    /// When this delivery was started, among all deliveries.
+    dispatch: u64,
 }
 
 /// What an attempt needs, read under the lock.
@@ -359,6 +365,7 @@ impl Delivery {
     fn record(&self, attempt: u32, at: i64, outcome: &Result<u16, String>, ok: bool) {
         let entry = json!({
             "sequence": SEQUENCE.fetch_add(1, Ordering::Relaxed),
+            "dispatch": self.dispatch,
             "event": self.event,
             "endpoint": self.endpoint,
             "attempt": attempt,

@@ -489,63 +489,86 @@ async fn duplicate_chaos_sends_every_event_twice() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn reorder_chaos_is_seeded_and_same_second_shares_created() -> anyhow::Result<()> {
-    let order = |seed| async move {
-        let server = SimServer::with_delivery(DeliverySettings {
-            reorder_window: 6,
-            same_second: true,
-            seed,
-            ..fast()
-        })
-        .await?;
-        let receiver = Receiver::start(0).await?;
-        endpoint(&server, &receiver.url, &["*"], "").await?;
-        let emitted: Vec<String> = (0..6)
+/// Under reordering chaos, emits six events in one go and returns the
+/// position (in emission order) of each event in dispatch order, the
+/// delivered `created` values by emission order, and the stored ones.
+async fn reordered(seed: u64) -> anyhow::Result<(Vec<usize>, Vec<i64>, Vec<i64>)> {
+    let server = SimServer::with_delivery(DeliverySettings {
+        reorder_window: 6,
+        same_second: true,
+        seed,
+        ..fast()
+    })
+    .await?;
+    let receiver = Receiver::start(0).await?;
+    endpoint(&server, &receiver.url, &["*"], "").await?;
+    let emitted: Vec<String> = {
+        let mut objects = server.sim.objects();
+        (0..6)
             .map(|i| {
-                server.emit(
+                let customer = json!({"id": format!("cus_{i}"), "object": "customer"});
+                objects.emit(
+                    &Cause::automatic(),
                     1_000 + i,
                     "customer.updated",
-                    &json!({"id": format!("cus_{i}"), "object": "customer"}),
+                    &customer,
+                    None,
                 )
             })
-            .collect();
-        server.flush().await?;
-        // Arrival order can differ from dispatch order; the log's attempt
-        // sequence cannot reorder what the seeded shuffle dispatched, but
-        // the payload ids tell which customer each event was about.
-        let mut got: Vec<(i64, String)> = receiver
-            .received()
-            .iter()
-            .map(|r| {
-                let e = r.json();
-                (
-                    e["created"].as_i64().unwrap_or(0),
-                    str_of(&e["data"]["object"]["id"]),
-                )
-            })
-            .collect();
-        got.sort_by(|a, b| a.1.cmp(&b.1));
-        let created: Vec<i64> = got.iter().map(|g| g.0).collect();
-        let stored: Vec<i64> = {
-            let objects = server.sim.objects();
-            emitted
-                .iter()
-                .filter_map(|id| objects.events.get(id).and_then(|e| e["created"].as_i64()))
-                .collect()
-        };
-        anyhow::Ok((created, stored, receiver.event_ids(), emitted))
+            .collect()
     };
-    let (created, stored, arrived, emitted) = order(7).await?;
-    assert_eq!(created, stored, "payloads and the Events API agree");
-    // Groups of SAME_SECOND_GROUP consecutive events share the first's second.
+    server.flush().await?;
+    let log = server.control(Method::GET, "/deliveries", "").await?;
+    let mut attempts: Vec<(u64, String)> = log["data"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|d| (d["dispatch"].as_u64().unwrap_or(0), str_of(&d["event"])))
+                .collect()
+        })
+        .unwrap_or_default();
+    attempts.sort();
+    let positions = attempts
+        .iter()
+        .filter_map(|(_, id)| emitted.iter().position(|e| e == id))
+        .collect();
+    let mut delivered: Vec<(usize, i64)> = receiver
+        .received()
+        .iter()
+        .filter_map(|r| {
+            let event = r.json();
+            let at = emitted.iter().position(|e| *e == str_of(&event["id"]))?;
+            Some((at, event["created"].as_i64().unwrap_or(0)))
+        })
+        .collect();
+    delivered.sort();
+    let stored = {
+        let objects = server.sim.objects();
+        emitted
+            .iter()
+            .filter_map(|id| objects.events.get(id).and_then(|e| e["created"].as_i64()))
+            .collect()
+    };
+    Ok((
+        positions,
+        delivered.into_iter().map(|d| d.1).collect(),
+        stored,
+    ))
+}
+
+#[tokio::test]
+async fn reorder_chaos_is_seeded_and_same_second_shares_created() -> anyhow::Result<()> {
+    let (order, created, stored) = reordered(7).await?;
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [0, 1, 2, 3, 4, 5], "every event goes out once");
+    assert_ne!(order, sorted, "seed 7 shuffles the group");
+    let (again, _, _) = reordered(7).await?;
+    assert_eq!(again, order, "the same seed replays the same order");
+    // Groups of SAME_SECOND_GROUP consecutive events share the first's second,
+    // and the Events API agrees with the payloads.
     assert_eq!(created, [1_000, 1_000, 1_000, 1_000, 1_004, 1_004]);
-    let mut sorted_arrived = arrived.clone();
-    sorted_arrived.sort();
-    let mut sorted_emitted = emitted.clone();
-    sorted_emitted.sort();
-    assert_eq!(sorted_arrived, sorted_emitted, "every event arrives once");
-    assert_ne!(arrived, emitted, "seed 7 shuffles the group");
+    assert_eq!(created, stored);
     Ok(())
 }
 
