@@ -615,6 +615,19 @@ async fn dispute_card_opens_a_dispute() -> anyhow::Result<()> {
     assert_eq!(status, 400, "a disputed charge is not refunded");
     assert_eq!(error["code"], "charge_disputed");
 
+    let evidence = server
+        .ok_post(
+            &format!("/v1/disputes/{}", id(&dispute)),
+            "evidence[uncategorized_text]=Delivered+on+time&metadata[case]=12",
+        )
+        .await?;
+    assert_eq!(
+        evidence["evidence"]["uncategorized_text"],
+        "Delivered on time"
+    );
+    assert_eq!(evidence["evidence_details"]["has_evidence"], true);
+    assert_eq!(evidence["metadata"]["case"], "12");
+
     let closed = server
         .ok_post(&format!("/v1/disputes/{}/close", id(&dispute)), "")
         .await?;
