@@ -28,9 +28,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let embedded = match &config.stripe {
         StripeSetup::Embedded => {
             let embedded = embedded::start(addr).await?;
-            if let Some(webhook) = &embedded.webhook {
-                secrets.push(webhook.secret.clone());
-            }
+            secrets.push(embedded.webhook.secret.clone());
             Some(embedded)
         }
         StripeSetup::Remote(_) => None,
@@ -55,21 +53,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     info!(%addr, database = store.backend().as_str(), "paywarden listening on http://{addr}");
     match &embedded {
-        Some(Embedded {
-            webhook: Some(webhook),
-            ..
-        }) => info!(
+        Some(Embedded { webhook, .. }) => info!(
             stripe.api_base = %target.api_base,
             stripe.webhook_endpoint = %webhook.endpoint_id,
             "STRIPE_SECRET_KEY is not set: using the Stripe stand-in at {} (test mode), \
              which delivers its events to {}",
             target.v1(),
             webhook.url,
-        ),
-        Some(Embedded { webhook: None, .. }) => info!(
-            stripe.api_base = %target.api_base,
-            "STRIPE_SECRET_KEY is not set: using the Stripe stand-in at {} (test mode)",
-            target.v1(),
         ),
         None => info!(
             stripe.api_base = %target.api_base,

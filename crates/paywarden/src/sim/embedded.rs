@@ -21,7 +21,6 @@ use paywarden_sim::state::Settings;
 use paywarden_sim::Sim;
 use serde_json::Value;
 use tower::ServiceExt;
-use tracing::error;
 
 use crate::stripe::{StripeSecretKey, StripeTarget};
 
@@ -39,8 +38,8 @@ pub struct Embedded {
     /// Where paywarden's Stripe calls go: the stand-in, with a generated
     /// `sk_test_` key.
     pub target: StripeTarget,
-    /// The stand-in's webhook endpoint, unless it could not be made.
-    pub webhook: Option<Webhook>,
+    /// The stand-in's webhook endpoint for this server.
+    pub webhook: Webhook,
 }
 
 /// The stand-in's webhook endpoint for this server.
@@ -69,23 +68,9 @@ pub async fn start(addr: SocketAddr) -> anyhow::Result<Embedded> {
     let router =
         paywarden_sim::router(sim.clone()).layer(axum::middleware::from_fn(super::log_request));
     let url = format!("{base}/webhooks/stripe");
-    let webhook = match create_endpoint(&router, &secret_key, &url).await {
-        Ok((endpoint_id, secret)) => Some(Webhook {
-            secret,
-            endpoint_id,
-            url,
-        }),
-        Err(err) => {
-            // FIXME: fatal once the stand-in's webhook endpoint API has
-            // landed (issue 4); until then the stand-in answers API calls
-            // and its events stay in `/v1/events`.
-            error!(
-                error = %format!("{err:#}"),
-                "the Stripe stand-in has no webhook endpoint: its events will not reach /webhooks/stripe"
-            );
-            None
-        }
-    };
+    let (endpoint_id, secret) = create_endpoint(&router, &secret_key, &url)
+        .await
+        .context("creating the embedded Stripe stand-in's webhook endpoint")?;
     sim.start_background();
     Ok(Embedded {
         router,
@@ -93,7 +78,11 @@ pub async fn start(addr: SocketAddr) -> anyhow::Result<Embedded> {
             api_base: public_url,
             secret_key,
         },
-        webhook,
+        webhook: Webhook {
+            secret,
+            endpoint_id,
+            url,
+        },
     })
 }
 

@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 
 use crate::database::TestDatabase;
-use crate::server::{eventually, paywarden, Server};
+use crate::server::{eventually, paywarden, run, Server};
 use crate::stripe_events::client;
 
 /// Any test key is accepted by the stand-in.
@@ -238,6 +238,250 @@ async fn serve_with_a_stripe_key_mounts_no_stand_in() {
     assert!(
         !log.contains("configured_elsewhere"),
         "the key is never logged: {log}"
+    );
+    server.kill().await;
+}
+#[tokio::test]
+async fn serve_receives_signed_events_from_its_own_stand_in_with_no_configuration() {
+    let db = TestDatabase::sqlite();
+    let dir = db.dir.path();
+    let created = run(
+        dir,
+        &db.url,
+        &["keys", "create", "--role", "admin", "--name", "e2e"],
+    )
+    .await;
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let created: Value = serde_json::from_slice(&created.stdout).expect("keys create prints JSON");
+    let admin = created["key"].as_str().expect("a key").to_owned();
+    // No webhook secret at all: the stand-in's is the only one.
+    let server = Server::start_with_env(dir, &db.url, &[("STRIPE_WEBHOOK_SECRET", "")]).await;
+    let sim = format!("{}/sim", server.base);
+
+    let (status, endpoints) = get_json(&sim, "/v1/webhook_endpoints").await;
+    assert_eq!(status, 200, "{endpoints}");
+    let endpoint = &endpoints["data"][0];
+    assert_eq!(
+        endpoint["url"],
+        format!("{}/webhooks/stripe", server.base).as_str(),
+        "{endpoints}"
+    );
+    assert_eq!(endpoint["enabled_events"], serde_json::json!(["*"]));
+    assert_eq!(endpoints["data"].as_array().map(Vec::len), Some(1));
+
+    let (status, customer) = post_form(&sim, "/v1/customers", "name=Ada").await;
+    assert_eq!(status, 200, "{customer}");
+    let customer_id = customer["id"].as_str().expect("an id").to_owned();
+
+    let events_url = format!("{}/api/admin/events?type=customer.created", server.base);
+    let stored = eventually(Duration::from_secs(30), "customer.created stored", || {
+        let request = client().get(&events_url).bearer_auth(admin.clone()).send();
+        let customer_id = customer_id.clone();
+        async move {
+            let listed: Value = request
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            listed["data"]
+                .as_array()
+                .and_then(|events| {
+                    events
+                        .iter()
+                        .find(|e| e["object_id"] == customer_id.as_str())
+                        .cloned()
+                })
+                .ok_or_else(|| listed.to_string())
+        }
+    })
+    .await;
+    assert_eq!(stored["status"], "processed", "{stored}");
+    assert_eq!(stored["received_count"], 1, "delivered once: {stored}");
+    let id = stored["id"].as_str().expect("an event id");
+    let (status, sim_event) = get_json(&sim, &format!("/v1/events/{id}")).await;
+    assert_eq!(status, 200, "the stand-in's own event: {sim_event}");
+    assert_eq!(sim_event["type"], "customer.created");
+
+    // A one-time Checkout paid on the hosted page, as a browser would.
+    // (With metadata: a session created without any currently arrives with
+    // `metadata: null`, which Stripe never sends and paywarden refuses.)
+    let (status, price) = post_form(
+        &sim,
+        "/v1/prices",
+        "unit_amount=1500&currency=usd&product_data[name]=Credits",
+    )
+    .await;
+    assert_eq!(status, 200, "{price}");
+    let price = price["id"].as_str().expect("a price id");
+    let (status, session) = post_form(
+        &sim,
+        "/v1/checkout/sessions",
+        &format!(
+            "mode=payment&line_items[0][price]={price}&line_items[0][quantity]=2\
+             &customer={customer_id}&client_reference_id=user_42&metadata[plan]=credits\
+             &success_url=https%3A%2F%2Fexample.com%2Fok%3Fs%3D%7BCHECKOUT_SESSION_ID%7D"
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{session}");
+    let session_id = session["id"].as_str().expect("a session id").to_owned();
+    let browser = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client");
+    let paid = browser
+        .post(session["url"].as_str().expect("a Checkout url"))
+        .form(&[
+            ("email", "ada@example.com"),
+            ("name", "Ada"),
+            ("card_number", "4242 4242 4242 4242"),
+            ("exp", "12 / 34"),
+            ("cvc", "123"),
+        ])
+        .send()
+        .await
+        .expect("POST the Checkout form");
+    assert!(paid.status().is_redirection(), "{}", paid.status());
+    let location = paid
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(location, format!("https://example.com/ok?s={session_id}"));
+    let completed_url = format!(
+        "{}/api/admin/events?type=checkout.session.completed",
+        server.base
+    );
+    let completed = eventually(
+        Duration::from_secs(30),
+        "checkout.session.completed stored",
+        || {
+            let request = client()
+                .get(&completed_url)
+                .bearer_auth(admin.clone())
+                .send();
+            let session_id = session_id.clone();
+            async move {
+                let listed: Value = request
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .json()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                listed["data"]
+                    .as_array()
+                    .and_then(|events| {
+                        events
+                            .iter()
+                            .find(|e| e["object_id"] == session_id.as_str())
+                            .cloned()
+                    })
+                    .ok_or_else(|| listed.to_string())
+            }
+        },
+    )
+    .await;
+    assert_eq!(completed["status"], "processed", "{completed}");
+
+    // A subscription Checkout too; then every event the stand-in sent was
+    // applied: none failed.
+    let (status, monthly) = post_form(
+        &sim,
+        "/v1/prices",
+        "unit_amount=900&currency=usd&recurring[interval]=month&product_data[name]=Pro",
+    )
+    .await;
+    assert_eq!(status, 200, "{monthly}");
+    let monthly = monthly["id"].as_str().expect("a price id");
+    let (status, session) = post_form(
+        &sim,
+        "/v1/checkout/sessions",
+        &format!(
+            "mode=subscription&line_items[0][price]={monthly}&line_items[0][quantity]=1\
+             &customer_email=grace%40example.com&client_reference_id=user_43&metadata[plan]=pro\
+             &success_url=https%3A%2F%2Fexample.com%2Fok"
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{session}");
+    let paid = browser
+        .post(session["url"].as_str().expect("a Checkout url"))
+        .form(&[
+            ("email", "grace@example.com"),
+            ("name", "Grace"),
+            ("card_number", "4242424242424242"),
+            ("exp", "12 / 34"),
+            ("cvc", "123"),
+        ])
+        .send()
+        .await
+        .expect("POST the Checkout form");
+    assert!(paid.status().is_redirection(), "{}", paid.status());
+    let (status, sim_events) = get_json(&sim, "/v1/events?limit=100").await;
+    assert_eq!(status, 200, "{sim_events}");
+    let sent: Vec<String> = sim_events["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .collect();
+    let all_url = format!("{}/api/admin/events?limit=100", server.base);
+    let stored = eventually(
+        Duration::from_secs(30),
+        "every event the stand-in recorded is stored",
+        || {
+            let request = client().get(&all_url).bearer_auth(admin.clone()).send();
+            let sent = sent.clone();
+            async move {
+                let listed: Value = request
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .json()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let stored = listed["data"].as_array().cloned().unwrap_or_default();
+                let missing: Vec<&String> = sent
+                    .iter()
+                    .filter(|id| !stored.iter().any(|e| e["id"] == id.as_str()))
+                    .collect();
+                if missing.is_empty() {
+                    Ok(stored)
+                } else {
+                    Err(format!("missing {missing:?}"))
+                }
+            }
+        },
+    )
+    .await;
+    // `ignored`: a type paywarden has no use for (charge.succeeded, …).
+    let failed: Vec<&Value> = stored
+        .iter()
+        .filter(|e| e["status"] != "processed" && e["status"] != "ignored")
+        .collect();
+    assert!(failed.is_empty(), "events not applied: {failed:#?}");
+    assert!(
+        stored
+            .iter()
+            .any(|e| e["type"] == "customer.subscription.created" && e["status"] == "processed"),
+        "{stored:#?}"
+    );
+
+    let log = server.log();
+    assert!(
+        !log.contains("STRIPE_WEBHOOK_SECRET is not set"),
+        "no warning about a missing secret: {log}"
+    );
+    assert!(
+        !log.contains("whsec_"),
+        "the stand-in's secret is never logged"
     );
     server.kill().await;
 }
