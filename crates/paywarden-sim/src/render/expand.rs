@@ -121,7 +121,9 @@ pub fn check_paths(paths: &[String]) -> Result<(), StripeError> {
         if segments.iter().any(|s| s.is_empty()) {
             return Err(cannot_expand(path));
         }
-        if segments.iter().skip_while(|s| **s == "data").count() > MAX_DEPTH {
+        // `data` steps into a list and is not counted; this admits a little
+        // more than Stripe (which counts a list's leading `data`), never less.
+        if segments.iter().filter(|s| **s != "data").count() > MAX_DEPTH {
             return Err(StripeError::invalid(format!(
                 "You cannot expand more than {MAX_DEPTH} levels of a property. Property: {path}"
             ))

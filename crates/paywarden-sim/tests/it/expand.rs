@@ -143,3 +143,59 @@ async fn unexpandable_paths_are_refused() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn paths_follow_the_requested_versions_shape() -> anyhow::Result<()> {
+    let server = SimServer::start(Sim::new()).await?;
+    let price = server
+        .ok(
+            Method::POST,
+            "/v1/prices",
+            "currency=usd&unit_amount=900&product_data[name]=Pro&recurring[interval]=month",
+        )
+        .await?;
+    {
+        let mut objects = server.sim.objects();
+        objects.payment_intents.insert(
+            "pi_x2".into(),
+            json!({"id": "pi_x2", "object": "payment_intent", "status": "succeeded"}),
+        );
+        objects.invoices.insert(
+            "in_x2".into(),
+            json!({"id": "in_x2", "object": "invoice", "status": "paid",
+                   "payments": {"object": "list", "data": [
+                       {"id": "inpay_x2", "object": "invoice_payment", "status": "paid",
+                        "payment": {"type": "payment_intent", "payment_intent": "pi_x2"}}]}}),
+        );
+    }
+    let subscription = json!({
+        "id": "sub_x2", "object": "subscription", "latest_invoice": "in_x2",
+        "items": {"object": "list", "data": [
+            {"id": "si_x2", "object": "subscription_item", "price": price}
+        ]}
+    });
+    let event = server.emit(1, "customer.subscription.created", &subscription);
+    let path = format!(
+        "/v1/events/{event}?expand[]=data.object.latest_invoice.payment_intent&expand[]=data.object.items.data.price.product"
+    );
+    let (status, got) = server
+        .call(Method::GET, &path, "", Some("2024-06-20"))
+        .await?;
+    assert_eq!(status, 200, "{got}");
+    let object = &got["data"]["object"];
+    assert_eq!(
+        object["latest_invoice"]["payment_intent"]["object"],
+        "payment_intent"
+    );
+    assert_eq!(
+        object["items"]["data"][0]["price"]["product"]["name"],
+        "Pro"
+    );
+    // Since basil an invoice has no payment_intent to expand.
+    let (status, body) = server
+        .call(Method::GET, &path, "", Some("2025-03-31.basil"))
+        .await?;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["param"], "expand");
+    Ok(())
+}
