@@ -124,6 +124,8 @@ struct ReceiverState {
     got: Mutex<Vec<Received>>,
     /// Answer 500 to this many requests first.
     fail_first: AtomicUsize,
+    /// Wait this long before answering.
+    delay: Duration,
 }
 
 /// A local webhook receiver on port 0 that records every request.
@@ -139,6 +141,7 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    tokio::time::sleep(state.delay).await;
     let failing = state
         .fail_first
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -155,11 +158,21 @@ async fn receive(
 
 impl Receiver {
     pub async fn start(fail_first: usize) -> anyhow::Result<Self> {
+        Self::with(fail_first, Duration::ZERO).await
+    }
+
+    /// A receiver that answers 200 only after `delay`.
+    pub async fn slow(delay: Duration) -> anyhow::Result<Self> {
+        Self::with(0, delay).await
+    }
+
+    async fn with(fail_first: usize, delay: Duration) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/hook", listener.local_addr()?);
         let state = Arc::new(ReceiverState {
             got: Mutex::new(Vec::new()),
             fail_first: AtomicUsize::new(fail_first),
+            delay,
         });
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(receive))
@@ -447,6 +460,43 @@ async fn an_unreachable_endpoint_gives_up_after_bounded_attempts() -> anyhow::Re
         .ok(Method::GET, "/v1/events?type=customer.created", "")
         .await?;
     assert_eq!(event["data"][0]["pending_webhooks"], 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_slow_endpoint_times_out_without_holding_up_others() -> anyhow::Result<()> {
+    let server = SimServer::with_delivery(DeliverySettings {
+        max_attempts: 2,
+        retry_base: Duration::from_millis(50),
+        timeout: Duration::from_millis(300),
+        ..fast()
+    })
+    .await?;
+    let slow = Receiver::slow(Duration::from_secs(3)).await?;
+    let (slow_id, _) = endpoint(&server, &slow.url, &["*"], "").await?;
+    let quick = Receiver::start(0).await?;
+    let (quick_id, _) = endpoint(&server, &quick.url, &["*"], "").await?;
+    server.ok(Method::POST, "/v1/customers", "name=Ada").await?;
+    server.flush().await?;
+    let log = server.control(Method::GET, "/deliveries", "").await?;
+    let entries = log["data"].as_array().cloned().unwrap_or_default();
+    let of = |id: &str| -> Vec<Value> {
+        entries
+            .iter()
+            .filter(|d| d["endpoint"] == id)
+            .cloned()
+            .collect()
+    };
+    let slow_log = of(&slow_id);
+    assert_eq!(slow_log.len(), 2, "{slow_log:?}");
+    assert!(slow_log.iter().all(|d| d["error"] == "timeout"));
+    let quick_log = of(&quick_id);
+    assert_eq!(quick_log.len(), 1);
+    assert_eq!(quick_log[0]["status"], 200);
+    assert!(
+        quick_log[0]["sequence"].as_u64() < slow_log[0]["sequence"].as_u64(),
+        "the quick endpoint was answered before the slow one timed out"
+    );
     Ok(())
 }
 
