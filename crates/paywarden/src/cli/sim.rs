@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use paywarden_sim::delivery::DeliverySettings;
 use paywarden_sim::state::Settings;
 use paywarden_sim::{persist, Sim};
 use tokio::net::TcpListener;
@@ -34,6 +35,46 @@ pub struct SimArgs {
     /// `http://<addr>` (behind a proxy, say).
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
+    #[command(flatten)]
+    chaos: ChaosArgs,
+}
+
+/// Webhook delivery chaos, to see a consumer cope with what Stripe may do.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Webhook delivery chaos")]
+struct ChaosArgs {
+    /// Chance (0 to 1) that an event is delivered twice to each endpoint.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    duplicate_probability: f64,
+    /// Shuffle events in groups of this many before delivery (0: in order).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    reorder_window: usize,
+    /// Delay each delivery by a random time up to this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    max_delay_ms: u64,
+    /// Give consecutive events the same `created` second.
+    #[arg(long)]
+    same_second: bool,
+    /// Seed for the random choices above, to replay a run.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
+}
+
+impl ChaosArgs {
+    fn apply(&self, delivery: &mut DeliverySettings) {
+        delivery.duplicate_probability = self.duplicate_probability;
+        delivery.reorder_window = self.reorder_window;
+        delivery.max_extra_delay = Duration::from_millis(self.max_delay_ms);
+        delivery.same_second = self.same_second;
+        delivery.seed = self.seed;
+    }
+}
+
+fn probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{text}` is not a probability between 0 and 1")),
+    }
 }
 
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
@@ -46,10 +87,11 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         Some(url) => crate::stripe::api_base(url).context("--public-url")?,
         None => base.clone(),
     };
-    let settings = Settings {
+    let mut settings = Settings {
         public_url: public_url.clone(),
         ..Settings::default()
     };
+    args.chaos.apply(&mut settings.delivery);
     let sim = match &args.state {
         Some(path) => {
             let existed = path.exists();

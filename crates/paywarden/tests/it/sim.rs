@@ -485,3 +485,89 @@ async fn serve_receives_signed_events_from_its_own_stand_in_with_no_configuratio
     );
     server.kill().await;
 }
+
+#[tokio::test]
+async fn serve_pointed_at_a_standalone_stand_in_applies_duplicated_deliveries_once() {
+    let db = TestDatabase::sqlite();
+    let dir = db.dir.path();
+    let sim = Standalone::start(dir, &["--duplicate-probability", "1", "--seed", "7"]).await;
+    let (status, endpoint) = post_form(
+        &sim.base,
+        "/v1/webhook_endpoints",
+        "url=http%3A%2F%2F127.0.0.1%3A9%2Fnot-yet&enabled_events[]=customer.created",
+    )
+    .await;
+    assert_eq!(status, 200, "{endpoint}");
+    let endpoint_id = endpoint["id"].as_str().expect("an endpoint id");
+    let secret = endpoint["secret"].as_str().expect("a whsec_ secret");
+
+    let created = run(
+        dir,
+        &db.url,
+        &["keys", "create", "--role", "admin", "--name", "chaos"],
+    )
+    .await;
+    let created: Value = serde_json::from_slice(&created.stdout).expect("keys create prints JSON");
+    let admin = created["key"].as_str().expect("a key").to_owned();
+    let server = Server::start_with_env(
+        dir,
+        &db.url,
+        &[
+            ("STRIPE_SECRET_KEY", TEST_KEY),
+            ("STRIPE_API_BASE", &sim.base),
+            ("STRIPE_WEBHOOK_SECRET", secret),
+        ],
+    )
+    .await;
+    let (status, _) = post_form(
+        &sim.base,
+        &format!("/v1/webhook_endpoints/{endpoint_id}"),
+        &url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("url", &format!("{}/webhooks/stripe", server.base))
+            .finish(),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let (status, customer) = post_form(&sim.base, "/v1/customers", "name=Twice").await;
+    assert_eq!(status, 200, "{customer}");
+    let customer_id = customer["id"].as_str().expect("an id").to_owned();
+    let events_url = format!("{}/api/admin/events?type=customer.created", server.base);
+    let stored = eventually(
+        Duration::from_secs(30),
+        "customer.created delivered twice",
+        || {
+            let request = client().get(&events_url).bearer_auth(admin.clone()).send();
+            let customer_id = customer_id.clone();
+            async move {
+                let listed: Value = request
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .json()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                listed["data"]
+                    .as_array()
+                    .and_then(|events| {
+                        events
+                            .iter()
+                            .find(|e| {
+                                e["object_id"] == customer_id.as_str() && e["received_count"] == 2
+                            })
+                            .cloned()
+                    })
+                    .ok_or_else(|| listed.to_string())
+            }
+        },
+    )
+    .await;
+    assert_eq!(stored["status"], "processed", "{stored}");
+    assert_eq!(stored["attempts"], 1, "applied once: {stored}");
+    let log = server.log();
+    assert!(
+        log.contains(&format!("using Stripe at {}/v1", sim.base)),
+        "{log}"
+    );
+    server.kill().await;
+    sim.terminate().await;
+}
