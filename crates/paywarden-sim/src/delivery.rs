@@ -204,17 +204,37 @@ fn random_delay(rng: &mut StdRng, max: Duration) -> Duration {
 }
 
 /// Ids of the enabled endpoints that want event `id` (or just `only`).
+/// Without `only`, endpoints created after the event are left out, as on
+/// Stripe (an endpoint gets the events that happen once it exists).
 fn wanting(objects: &Objects, id: &str, only: Option<&str>) -> Vec<String> {
     let Some(kind) = objects.events.get(id).and_then(|e| e["type"].as_str()) else {
         return Vec::new();
     };
+    let index = event_index(objects, id);
     objects
         .webhook_endpoints
         .newest_first()
         .filter(|e| endpoint_wants(e, kind))
-        .filter(|e| only.is_none_or(|o| e["id"] == o))
+        .filter(|e| match only {
+            Some(o) => e["id"] == o,
+            None => e["_sim"]["events_before"]
+                .as_u64()
+                .is_none_or(|before| index.is_none_or(|i| i >= before)),
+        })
         .filter_map(|e| e["id"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// How many events were recorded before event `id` (searched from the
+/// newest end, where the events being delivered are).
+fn event_index(objects: &Objects, id: &str) -> Option<u64> {
+    let from_newest = objects.events.newest_first().position(|e| e["id"] == id)?;
+    u64::try_from(objects.events.len() - 1 - from_newest).ok()
+}
+
+/// What a new endpoint records so it only gets later events.
+pub fn events_so_far(objects: &Objects) -> u64 {
+    u64::try_from(objects.events.len()).unwrap_or(u64::MAX)
 }
 
 /// Applies `change` to event `id`'s `_sim` bookkeeping.

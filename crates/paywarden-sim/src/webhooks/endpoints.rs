@@ -81,7 +81,10 @@ pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value
         "description": or_null(params.string("description")?),
         "enabled_events": events, "livemode": false, "metadata": {},
         "status": "enabled", "url": url,
-        "_sim": { "secret": secret }
+        "_sim": {
+            "secret": secret,
+            "events_before": crate::delivery::events_so_far(&objects)
+        }
     });
     params.apply_metadata(&mut endpoint)?;
     objects.webhook_endpoints.insert(id, endpoint.clone());

@@ -501,6 +501,36 @@ async fn a_slow_endpoint_times_out_without_holding_up_others() -> anyhow::Result
 }
 
 #[tokio::test]
+async fn an_endpoint_gets_only_events_after_its_creation() -> anyhow::Result<()> {
+    // A wide reorder window holds the first event back while the endpoint
+    // is created.
+    let server = SimServer::with_delivery(DeliverySettings {
+        reorder_window: 10,
+        ..fast()
+    })
+    .await?;
+    let receiver = Receiver::start(0).await?;
+    let before = server.emit(
+        1,
+        "customer.created",
+        &json!({"id": "cus_a", "object": "customer"}),
+    );
+    endpoint(&server, &receiver.url, &["*"], "").await?;
+    let after = server.emit(
+        2,
+        "customer.created",
+        &json!({"id": "cus_b", "object": "customer"}),
+    );
+    server.flush().await?;
+    assert_eq!(receiver.event_ids(), [after.clone()]);
+    let old = server
+        .ok(Method::GET, &format!("/v1/events/{before}"), "")
+        .await?;
+    assert_eq!(old["pending_webhooks"], 0);
+    Ok(())
+}
+
+#[tokio::test]
 async fn disabled_endpoints_get_nothing() -> anyhow::Result<()> {
     let server = SimServer::with_delivery(fast()).await?;
     let receiver = Receiver::start(0).await?;
