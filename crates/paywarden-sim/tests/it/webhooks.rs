@@ -522,7 +522,7 @@ async fn an_endpoint_gets_only_events_after_its_creation() -> anyhow::Result<()>
         &json!({"id": "cus_b", "object": "customer"}),
     );
     server.flush().await?;
-    assert_eq!(receiver.event_ids(), [after.clone()]);
+    assert_eq!(receiver.event_ids(), [after]);
     let old = server
         .ok(Method::GET, &format!("/v1/events/{before}"), "")
         .await?;
