@@ -9,5 +9,8 @@
 
 import { main } from './harness.mjs';
 import './flows_core.mjs';
+import './flows_payments.mjs';
+import './flows_billing.mjs';
+import './flows_webhooks.mjs';
 
 process.exitCode = await main();

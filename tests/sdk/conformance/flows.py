@@ -13,6 +13,9 @@ import sys
 
 from harness import main
 import flows_core  # noqa: F401 (registers flows)
+import flows_payments  # noqa: F401
+import flows_billing  # noqa: F401
+import flows_webhooks  # noqa: F401
 
 if __name__ == "__main__":
     sys.exit(main(__doc__))

@@ -75,6 +75,10 @@ class Receiver {
   constructor(stripe) {
     this.stripe = stripe;
     this.secret = null;
+    // Other endpoints pointing here: path -> secret; their verified
+    // deliveries go to `others`, not `events`.
+    this.secrets = {};
+    this.others = [];
     this.events = [];
     this.failures = [];
     this.waiters = new Set();
@@ -84,9 +88,10 @@ class Receiver {
       req.on('end', () => {
         const body = Buffer.concat(chunks);
         let status = 200;
+        const path = req.url.split('?')[0];
         try {
-          const event = this.stripe.webhooks.constructEvent(body, req.headers['stripe-signature'], this.secret);
-          this.events.push({ event, raw: JSON.parse(body.toString('utf8')) });
+          const event = this.stripe.webhooks.constructEvent(body, req.headers['stripe-signature'], this.secrets[path] ?? this.secret);
+          (path in this.secrets ? this.others : this.events).push({ event, raw: JSON.parse(body.toString('utf8')) });
         } catch (error) {
           status = 400;
           this.failures.push(`${error.constructor.name}: ${error.message}; body ${body.toString('utf8').slice(0, 300)}`);

@@ -106,6 +106,10 @@ class Receiver:
 
     def __init__(self):
         self.secret = None
+        # Other endpoints pointing here: path -> secret; their verified
+        # deliveries go to `others`, not `events`.
+        self.secrets = {}
+        self.others = []
         self.events = []
         self.failures = []
         self.cond = threading.Condition()
@@ -116,7 +120,7 @@ class Receiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 signature = self.headers.get("Stripe-Signature")
-                status = receiver._take(body, signature)
+                status = receiver._take(body, signature, self.path.split("?")[0])
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -128,9 +132,10 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def _take(self, body, signature):
+    def _take(self, body, signature, path):
+        secret = self.secrets.get(path, self.secret)
         try:
-            event = stripe.Webhook.construct_event(body, signature, self.secret)
+            event = stripe.Webhook.construct_event(body, signature, secret)
         except Exception as error:  # noqa: BLE001 (recorded, then the sim gets a 400)
             with self.cond:
                 self.failures.append(f"{type(error).__name__}: {error}; body {body[:300]!r}")
@@ -138,7 +143,7 @@ class Receiver:
             return 400
         raw = json.loads(body)
         with self.cond:
-            self.events.append((event, raw))
+            (self.others if path in self.secrets else self.events).append((event, raw))
             self.cond.notify_all()
         return 200
 
@@ -337,7 +342,7 @@ class _Capture(logging.Handler):
 
 def main(description):
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--base", required=True, help="the server's base URL, e.g. http://127.0.0.1:12111")
+    parser.add_argument("--base", help="the server's base URL, e.g. http://127.0.0.1:12111")
     parser.add_argument("--only", default="", help="comma-separated flow names")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
@@ -345,6 +350,8 @@ def main(description):
         for f in FLOWS:
             print(f.name)
         return 0
+    if not args.base:
+        parser.error("--base is required")
     wanted = {n for n in args.only.split(",") if n}
     unknown = wanted - {f.name for f in FLOWS}
     if unknown:

@@ -1,8 +1,9 @@
 //! The official Stripe SDKs (PyPI `stripe` and npm `stripe`, pinned in
 //! `tests/sdk`) drive the sim through the flows a paywarden user relies on:
-//! `tests/sdk/conformance/flows.py` and `flows.mjs`, one sim per SDK run.
-//! A second test runs the overlapping part against localstripe too and
-//! records where it differs from the sim (`localstripe.py`).
+//! `tests/sdk/conformance/flows.py` and `flows.mjs`, one sim per SDK run
+//! (node's with webhook delivery chaos on). A second test runs the
+//! overlapping part against localstripe too and records where it differs
+//! from Stripe (`localstripe_compare.py`).
 //!
 //! The SDKs are installed by `tests/sdk/setup`, which `scripts/test` runs
 //! and whose paths it exports. Outside CI, with none of the variables set,
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use paywarden_sim::delivery::DeliverySettings;
 use paywarden_sim::state::Settings;
 use paywarden_sim::Sim;
 use tokio::process::Command;
@@ -22,7 +24,7 @@ const HOW_TO_FIX: &str = "run scripts/test (or tests/sdk/setup, then export PAYW
 
 /// One SDK run may take this long (the flows advance test clocks and wait
 /// for webhook deliveries).
-const RUN_LIMIT: Duration = Duration::from_secs(300);
+const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -84,13 +86,14 @@ struct RunningSim {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn start_sim() -> RunningSim {
+async fn start_sim(delivery: DeliverySettings) -> RunningSim {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
     let base = format!("http://{}", listener.local_addr().expect("local addr"));
     let sim = Sim::with_settings(Settings {
         public_url: base.clone(),
+        delivery,
         ..Settings::default()
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -154,7 +157,8 @@ async fn official_sdks_drive_every_flow() {
     let Some(sdks) = sdks(&[]) else { return };
     let suite = sdks.dir.join("conformance");
 
-    let sim = start_sim().await;
+    // Python against Stripe's ordinary delivery.
+    let sim = start_sim(DeliverySettings::default()).await;
     let args = vec![
         suite.join("flows.py").display().to_string(),
         "--base".to_owned(),
@@ -164,7 +168,16 @@ async fn official_sdks_drive_every_flow() {
     assert_passed("python stripe", &output);
     drop(sim);
 
-    let sim = start_sim().await;
+    // Node against delivery chaos: every event twice, shuffled in groups,
+    // bursts sharing one `created`; every copy must still verify.
+    let sim = start_sim(DeliverySettings {
+        duplicate_probability: 1.0,
+        reorder_window: 4,
+        same_second: true,
+        seed: 4242,
+        ..DeliverySettings::default()
+    })
+    .await;
     let args = vec![
         suite.join("flows.mjs").display().to_string(),
         "--base".to_owned(),
@@ -191,7 +204,7 @@ async fn localstripe_differences_are_recorded() {
     let report = Path::new(env!("CARGO_TARGET_TMPDIR")).join("localstripe-differences.json");
     let _ = std::fs::remove_file(&report);
 
-    let sim = start_sim().await;
+    let sim = start_sim(DeliverySettings::default()).await;
     let args = vec![
         sdks.dir
             .join("conformance/localstripe_compare.py")
