@@ -219,3 +219,24 @@ flow('older_stripe_version_shapes', async ({ stripe, runId }) => {
   eq(newInvoice.parent.subscription_details.subscription, sub.id, 'endive: invoice parent');
   check(!('paid' in newInvoice), 'endive: no invoice.paid', newInvoice);
 });
+
+flow(
+  'test_clock_trial_ends',
+  async ({ stripe, runId, expectEvents }) => {
+    const DAY = 86400;
+    const { basic } = await plans(stripe, runId);
+    const { clock, customer } = await clockCustomer(stripe, runId, 'pm_card_visa');
+    const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: basic.id }], trial_period_days: 7 });
+    eq([sub.status, sub.trial_end - sub.trial_start], ['trialing', 7 * DAY], 'a 7-day trial');
+    eq((await stripe.invoices.retrieve(sub.latest_invoice)).amount_due, 0, "the trial's invoice is for 0");
+    await advance(stripe, clock, clock.frozen_time + 5 * DAY);
+    await expectEvents(['customer.subscription.trial_will_end'], sub.id);
+    eq((await stripe.subscriptions.retrieve(sub.id)).status, 'trialing', 'still trialing 2 days before the end');
+    await advance(stripe, clock, sub.trial_end + 3600);
+    eq((await stripe.subscriptions.retrieve(sub.id)).status, 'active', 'active after the trial');
+    const [firstPaid] = (await stripe.invoices.list({ subscription: sub.id, limit: 1 })).data;
+    eq([firstPaid.status, firstPaid.amount_paid], ['paid', 1000], 'the first charge after the trial');
+    await expectEvents(['invoice.paid'], firstPaid.id);
+  },
+  { needsHooks: true },
+);

@@ -239,3 +239,21 @@ def older_stripe_version_shapes(ctx):
     new_invoice = c.invoices.retrieve(sub.latest_invoice)
     eq(new_invoice.parent.subscription_details.subscription, sub.id, "endive: invoice parent")
     check("paid" not in new_invoice, "endive: no invoice.paid", new_invoice)
+
+
+@flow(needs_hooks=True)
+def test_clock_trial_ends(ctx):
+    c = ctx.client.v1
+    basic, _ = plans(ctx)
+    clock, customer, _ = clock_customer(ctx, "pm_card_visa")
+    sub = c.subscriptions.create(params={"customer": customer.id, "items": [{"price": basic.id}], "trial_period_days": 7})
+    eq((sub.status, sub.trial_end - sub.trial_start), ("trialing", 7 * DAY), "a 7-day trial")
+    eq(c.invoices.retrieve(sub.latest_invoice).amount_due, 0, "the trial's invoice is for 0")
+    advance(ctx, clock, clock.frozen_time + 5 * DAY)
+    ctx.expect_events(["customer.subscription.trial_will_end"], sub.id)
+    eq(c.subscriptions.retrieve(sub.id).status, "trialing", "still trialing 2 days before the end")
+    advance(ctx, clock, sub.trial_end + 3600)
+    eq(c.subscriptions.retrieve(sub.id).status, "active", "active after the trial")
+    first_paid = c.invoices.list(params={"subscription": sub.id, "limit": 1}).data[0]
+    eq((first_paid.status, first_paid.amount_paid), ("paid", 1000), "the first charge after the trial")
+    ctx.expect_events(["invoice.paid"], first_paid.id)

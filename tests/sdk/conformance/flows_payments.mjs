@@ -87,6 +87,7 @@ flow(
 
     const { page, res } = await payOnPage(session, CARD_OK);
     check(page.text.includes('$50.00'), 'the page shows the total', page.text.slice(0, 500));
+    check(page.html.includes('href="https://shop.example/cancel"'), 'the page links back to cancel_url', page.html.slice(0, 1500));
     eq(res.status, 303, 'a successful payment redirects');
     const location = new URL(res.headers.get('location'));
     eq(location.searchParams.get('session_id'), session.id, 'success_url with {CHECKOUT_SESSION_ID} replaced');
@@ -132,6 +133,22 @@ flow(
     const listed = await stripe.checkout.sessions.list({ status: 'expired', limit: 100 });
     check(listed.data.some((s) => s.id === session.id), 'listed with status=expired');
     await expectEvents(['checkout.session.expired'], session.id);
+  },
+  { needsHooks: true },
+);
+
+flow(
+  'checkout_payment_dispute_card',
+  async ({ stripe, runId, expectEvents }) => {
+    const price = await oneTimePrice(stripe, runId, 1900);
+    const session = await stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: price.id, quantity: 1 }], success_url: 'https://shop.example/ok' });
+    const { res } = await payOnPage(session, '4000 0000 0000 0259');
+    eq(res.status, 303, 'the 0259 card pays');
+    const pi = await stripe.paymentIntents.retrieve((await stripe.checkout.sessions.retrieve(session.id)).payment_intent);
+    eq(pi.status, 'succeeded', 'the payment succeeds');
+    const opened = (await expectEvents(['charge.dispute.created'], pi.latest_charge))['charge.dispute.created'];
+    const dispute = await stripe.disputes.retrieve(opened.data.object.id);
+    eq([dispute.charge, dispute.reason, dispute.amount], [pi.latest_charge, 'fraudulent', 1900], 'the dispute');
   },
   { needsHooks: true },
 );

@@ -97,6 +97,7 @@ def checkout_payment_hosted_page_4242(ctx):
 
     page, response = pay_on_page(ctx, session, CARD_OK)
     check("$50.00" in page.text, "the page shows the total", page.text[:500])
+    check('href="https://shop.example/cancel"' in page.html, "the page links back to cancel_url", page.html[:1500])
     eq(response.status_code, 303, "a successful payment redirects")
     location = response.headers["Location"]
     eq(parse_qs(urlsplit(location).query).get("session_id"), [session.id], "success_url with {CHECKOUT_SESSION_ID} replaced")
@@ -141,3 +142,19 @@ def checkout_expire(ctx):
     listed = c.checkout.sessions.list(params={"status": "expired", "limit": 100})
     check(session.id in [s.id for s in listed.data], "listed with status=expired")
     ctx.expect_events(["checkout.session.expired"], session.id)
+
+
+@flow(needs_hooks=True)
+def checkout_payment_dispute_card(ctx):
+    c = ctx.client.v1
+    price = one_time_price(ctx, 1900)
+    session = c.checkout.sessions.create(
+        params={"mode": "payment", "line_items": [{"price": price.id, "quantity": 1}], "success_url": "https://shop.example/ok"}
+    )
+    _, response = pay_on_page(ctx, session, "4000 0000 0000 0259")
+    eq(response.status_code, 303, "the 0259 card pays")
+    pi = c.payment_intents.retrieve(c.checkout.sessions.retrieve(session.id).payment_intent)
+    eq(pi.status, "succeeded", "the payment succeeds")
+    opened = ctx.expect_events(["charge.dispute.created"], pi.latest_charge)["charge.dispute.created"]
+    dispute = c.disputes.retrieve(opened["data"]["object"]["id"])
+    eq((dispute.charge, dispute.reason, dispute.amount), (pi.latest_charge, "fraudulent", 1900), "the dispute")

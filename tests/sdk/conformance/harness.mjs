@@ -256,7 +256,15 @@ export function clientFor(base, key) {
 }
 
 export async function main() {
-  const { values } = parseArgs({ options: { base: { type: 'string' }, only: { type: 'string', default: '' }, list: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      base: { type: 'string' },
+      only: { type: 'string', default: '' },
+      list: { type: 'boolean', default: false },
+      // The sim runs with duplicate deliveries on: some event must arrive twice.
+      'expect-duplicates': { type: 'boolean', default: false },
+    },
+  });
   if (values.list) {
     for (const f of FLOWS) console.log(f.name);
     return 0;
@@ -327,7 +335,12 @@ export async function main() {
       failed += 1;
       console.log(`FAIL webhook_signatures: ${ctx.hooks.failures.length} deliveries failed constructEvent: ${show(ctx.hooks.failures.slice(0, 3))}`);
     } else {
-      console.log(`     ${ctx.hooks.events.length} webhook deliveries verified with stripe.webhooks.constructEvent`);
+      const distinct = new Set(ctx.hooks.events.map(({ event }) => event.id)).size;
+      console.log(`     ${ctx.hooks.events.length} webhook deliveries of ${distinct} events verified with stripe.webhooks.constructEvent`);
+      if (values['expect-duplicates'] && distinct === ctx.hooks.events.length) {
+        failed += 1;
+        console.log('FAIL webhook_duplicates: duplicate delivery was on, yet every event arrived once');
+      }
     }
     ctx.hooks.stop();
   }

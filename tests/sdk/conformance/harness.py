@@ -397,7 +397,8 @@ def main(description):
             failed += 1
             print(f"FAIL webhook_signatures: {len(ctx.hooks.failures)} deliveries failed construct_event: {ctx.hooks.failures[:3]}")
         else:
-            print(f"     {len(ctx.hooks.events)} webhook deliveries verified with stripe.Webhook.construct_event")
+            distinct = len({event.id for event, _ in ctx.hooks.events})
+            print(f"     {len(ctx.hooks.events)} webhook deliveries of {distinct} events verified with stripe.Webhook.construct_event")
         ctx.hooks.stop()
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

@@ -182,6 +182,7 @@ async fn official_sdks_drive_every_flow() {
         suite.join("flows.mjs").display().to_string(),
         "--base".to_owned(),
         sim.base.clone(),
+        "--expect-duplicates".to_owned(),
     ];
     let output = run("node stripe", Path::new("node"), &args).await;
     assert_passed("node stripe", &output);
