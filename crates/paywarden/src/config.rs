@@ -44,6 +44,9 @@ struct RawConfig {
     default_daily_cap: i64,
     /// Seconds between polls of the retry worker when idle.
     retry_poll_secs: u64,
+    /// A file the embedded stand-in keeps its objects in across restarts
+    /// (unset: in memory only). Only without `stripe_secret_key`.
+    sim_state_file: Option<PathBuf>,
     /// `json` (default) or `pretty`.
     log_format: String,
     /// A tracing filter, e.g. `info` or `paywarden=debug,info`.
@@ -63,6 +66,7 @@ impl Default for RawConfig {
             signature_tolerance_secs: 300,
             default_daily_cap: 1000,
             retry_poll_secs: 5,
+            sim_state_file: None,
             log_format: "json".into(),
             log: "info".into(),
         }
@@ -82,6 +86,7 @@ const KEYS: &[&str] = &[
     "signature_tolerance_secs",
     "default_daily_cap",
     "retry_poll_secs",
+    "sim_state_file",
     "log_format",
     "log",
 ];
@@ -101,6 +106,8 @@ pub struct Config {
     pub webhook_secrets: Vec<WebhookSecret>,
     /// The real Stripe, or the embedded stand-in.
     pub stripe: StripeSetup,
+    /// Where the embedded stand-in keeps its state, if anywhere.
+    pub sim_state_file: Option<PathBuf>,
     pub signature_tolerance: Duration,
     pub default_daily_cap: i64,
     pub retry_poll: Duration,
@@ -154,6 +161,16 @@ impl Config {
                     .context("stripe_secret_key (STRIPE_SECRET_KEY)")?,
             }),
         };
+        // Blank, as `.env.example` leaves it: unset.
+        let sim_state_file = raw
+            .sim_state_file
+            .filter(|path| !path.as_os_str().to_string_lossy().trim().is_empty());
+        if matches!(stripe, StripeSetup::Remote(_)) && sim_state_file.is_some() {
+            bail!(
+                "sim_state_file is for the embedded Stripe stand-in, which does not run \
+                 when stripe_secret_key (STRIPE_SECRET_KEY) is set"
+            );
+        }
         if raw.signature_tolerance_secs == 0 || raw.signature_tolerance_secs > 3600 {
             bail!("signature_tolerance_secs must be between 1 and 3600");
         }
@@ -173,6 +190,7 @@ impl Config {
             addr: raw.addr,
             webhook_secrets,
             stripe,
+            sim_state_file,
             signature_tolerance: Duration::from_secs(raw.signature_tolerance_secs),
             default_daily_cap: raw.default_daily_cap,
             retry_poll: Duration::from_secs(raw.retry_poll_secs.max(1)),
@@ -252,6 +270,29 @@ mod tests {
             panic!("remote: {:?}", config.stripe);
         };
         assert_eq!(target.api_base, "http://127.0.0.1:12111");
+    }
+
+    #[test]
+    fn a_sim_state_file_goes_with_the_embedded_stand_in_only() {
+        let raw = RawConfig {
+            sim_state_file: Some("sim.json".into()),
+            ..RawConfig::default()
+        };
+        let config = Config::check(raw.clone()).expect("valid");
+        assert_eq!(config.sim_state_file, Some(PathBuf::from("sim.json")));
+        let blank = RawConfig {
+            sim_state_file: Some("".into()),
+            stripe_secret_key: Some("sk_test_x1".into()),
+            ..RawConfig::default()
+        };
+        let config = Config::check(blank).expect("blank is unset");
+        assert_eq!(config.sim_state_file, None);
+        let raw = RawConfig {
+            stripe_secret_key: Some("sk_test_x1".into()),
+            ..raw
+        };
+        let err = format!("{:#}", Config::check(raw).expect_err("refused"));
+        assert!(err.contains("sim_state_file"), "{err}");
     }
 
     #[test]

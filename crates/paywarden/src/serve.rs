@@ -2,18 +2,24 @@
 //! until SIGINT/SIGTERM, then drain. With no `STRIPE_SECRET_KEY`, the Stripe
 //! stand-in is mounted under `/sim` and is the Stripe paywarden uses.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use paywarden_app::retry::RetryWorker;
 use paywarden_app::webhooks::{WebhookInbox, WebhookSettings};
 use paywarden_http::{router, serve, AppState};
+use paywarden_sim::persist;
 use paywarden_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::sim::embedded::{self, Embedded, MOUNT};
 use crate::stripe::{StripeSetup, StripeTarget};
+
+/// How often the embedded stand-in's state file is saved while it changes.
+const SIM_SAVE_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = Store::connect(&config.database)
@@ -27,7 +33,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut secrets = config.webhook_secrets.clone();
     let embedded = match &config.stripe {
         StripeSetup::Embedded => {
-            let embedded = embedded::start(addr).await?;
+            let embedded = embedded::start(addr, config.sim_state_file.as_deref()).await?;
             secrets.push(embedded.webhook.secret.clone());
             Some(embedded)
         }
@@ -48,6 +54,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
     );
     let shutdown = CancellationToken::new();
+    let saver = match (&embedded, &config.sim_state_file) {
+        (Some(sim), Some(path)) => Some(tokio::spawn(persist::keep_saved(
+            sim.sim.clone(),
+            path.clone(),
+            SIM_SAVE_EVERY,
+            shutdown.clone().cancelled_owned(),
+        ))),
+        _ => None,
+    };
     let worker = RetryWorker::new(store.clone(), config.default_daily_cap, config.retry_poll);
     let worker = tokio::spawn(worker.run(shutdown.clone()));
 
@@ -86,6 +101,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     shutdown.cancel();
     if let Err(err) = worker.await {
         warn!(error = %err, "retry worker ended abnormally");
+    }
+    if let Some(saver) = saver {
+        match saver.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                error!(error = %format!("{err:#}"), "saving the Stripe stand-in's state failed")
+            }
+            Err(err) => error!(error = %err, "the Stripe stand-in's state saver ended abnormally"),
+        }
     }
     store.close().await;
     info!("paywarden stopped");

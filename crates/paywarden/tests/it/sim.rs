@@ -571,3 +571,90 @@ async fn serve_pointed_at_a_standalone_stand_in_applies_duplicated_deliveries_on
     server.kill().await;
     sim.terminate().await;
 }
+
+#[tokio::test]
+async fn serve_keeps_the_embedded_stand_in_in_its_state_file_across_a_restart() {
+    let db = TestDatabase::sqlite();
+    let dir = db.dir.path();
+    let state = dir.join("embedded-sim.json");
+    let state_env = state.to_str().expect("utf-8 path").to_owned();
+    let env = [
+        ("STRIPE_WEBHOOK_SECRET", ""),
+        ("PAYWARDEN_SIM_STATE_FILE", state_env.as_str()),
+    ];
+    let first = Server::start_with_env(dir, &db.url, &env).await;
+    let (status, customer) =
+        post_form(&format!("{}/sim", first.base), "/v1/customers", "name=Kept").await;
+    assert_eq!(status, 200, "{customer}");
+    let id = customer["id"].as_str().expect("an id").to_owned();
+    eventually(Duration::from_secs(10), "the customer is saved", || {
+        let saved = std::fs::read_to_string(&state).unwrap_or_default();
+        let id = id.clone();
+        async move {
+            if saved.contains(&id) {
+                Ok(())
+            } else {
+                Err(format!("{} bytes saved", saved.len()))
+            }
+        }
+    })
+    .await;
+    first.kill().await;
+
+    let second = Server::start_with_env(dir, &db.url, &env).await;
+    let sim = format!("{}/sim", second.base);
+    let (status, fetched) = get_json(&sim, &format!("/v1/customers/{id}")).await;
+    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(fetched["name"], "Kept");
+    let (status, endpoints) = get_json(&sim, "/v1/webhook_endpoints").await;
+    assert_eq!(status, 200, "{endpoints}");
+    let urls: Vec<&str> = endpoints["data"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .filter_map(|e| e["url"].as_str())
+        .collect();
+    assert_eq!(
+        urls,
+        vec![format!("{}/webhooks/stripe", second.base)],
+        "the previous run's endpoint was replaced"
+    );
+    // The new endpoint's secret is accepted.
+    let (status, newer) = post_form(&sim, "/v1/customers", "name=After").await;
+    assert_eq!(status, 200, "{newer}");
+    let newer = newer["id"].as_str().expect("an id").to_owned();
+    let (status, events) = get_json(&sim, "/v1/events?type=customer.created").await;
+    assert_eq!(status, 200, "{events}");
+    let event = events["data"]
+        .as_array()
+        .and_then(|events| {
+            events
+                .iter()
+                .find(|e| e["data"]["object"]["id"] == newer.as_str())
+        })
+        .and_then(|e| e["id"].as_str())
+        .unwrap_or_else(|| panic!("no customer.created for {newer}: {events}"))
+        .to_owned();
+    let deliveries_url = format!("{sim}/_sim/deliveries?event={event}");
+    eventually(Duration::from_secs(30), "customer.created accepted", || {
+        let request = client().get(&deliveries_url).send();
+        async move {
+            let log: Value = request
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let accepted = log["data"]
+                .as_array()
+                .is_some_and(|attempts| attempts.iter().any(|a| a["status"] == 200));
+            if accepted {
+                Ok(())
+            } else {
+                Err(log.to_string())
+            }
+        }
+    })
+    .await;
+    second.kill().await;
+}
