@@ -22,15 +22,20 @@ pub async fn health() -> Json<Value> {
     Json(json!({ "object": "sim.health", "status": "ok" }))
 }
 
-/// `GET /_sim/deliveries[?event=evt_…]`: every delivery attempt, oldest
-/// first: event, endpoint, attempt number, HTTP status or error, time.
+/// `GET /_sim/deliveries[?event=evt_…][&endpoint=we_…]`: every delivery
+/// attempt, oldest first: event, endpoint, attempt number, HTTP status or
+/// error, time, and the order deliveries were started in (`dispatch`).
 pub async fn deliveries(
     State(sim): State<Sim>,
     params: Params,
 ) -> Result<Json<Value>, StripeError> {
-    params.only(&["event"])?;
+    params.only(&["event", "endpoint"])?;
     let event = params.string("event")?;
-    let data = crate::delivery::attempts(&sim.objects(), event.as_deref());
+    let endpoint = params.string("endpoint")?;
+    let mut data = crate::delivery::attempts(&sim.objects(), event.as_deref());
+    if let Some(endpoint) = endpoint {
+        data.retain(|d| d["endpoint"] == endpoint.as_str());
+    }
     Ok(Json(json!({ "object": "list", "data": data })))
 }
 

@@ -478,19 +478,17 @@ async fn a_slow_endpoint_times_out_without_holding_up_others() -> anyhow::Result
     let (quick_id, _) = endpoint(&server, &quick.url, &["*"], "").await?;
     server.ok(Method::POST, "/v1/customers", "name=Ada").await?;
     server.flush().await?;
-    let log = server.control(Method::GET, "/deliveries", "").await?;
-    let entries = log["data"].as_array().cloned().unwrap_or_default();
-    let of = |id: &str| -> Vec<Value> {
-        entries
-            .iter()
-            .filter(|d| d["endpoint"] == id)
-            .cloned()
-            .collect()
+    let server = &server;
+    let of = |id: String| async move {
+        let log = server
+            .control(Method::GET, &format!("/deliveries?endpoint={id}"), "")
+            .await?;
+        anyhow::Ok(log["data"].as_array().cloned().unwrap_or_default())
     };
-    let slow_log = of(&slow_id);
+    let slow_log = of(slow_id.clone()).await?;
     assert_eq!(slow_log.len(), 2, "{slow_log:?}");
     assert!(slow_log.iter().all(|d| d["error"] == "timeout"));
-    let quick_log = of(&quick_id);
+    let quick_log = of(quick_id.clone()).await?;
     assert_eq!(quick_log.len(), 1);
     assert_eq!(quick_log[0]["status"], 200);
     assert!(
