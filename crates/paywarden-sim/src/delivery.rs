@@ -323,10 +323,24 @@ impl Delivery {
             .or_else(|| event["api_version"].as_str())
             .unwrap_or(crate::DEFAULT_STRIPE_VERSION);
         let payload = crate::render::payload(&objects, event, version);
+        let secret = match WebhookSecret::new(endpoint["_sim"]["secret"].as_str().unwrap_or("")) {
+            Ok(secret) => secret,
+            Err(err) => {
+                tracing::error!(endpoint = %self.endpoint, %err, "webhook endpoint without a secret");
+                return None;
+            }
+        };
+        let body = match serde_json::to_string(&payload) {
+            Ok(body) => body,
+            Err(err) => {
+                tracing::error!(event = %self.event, %err, "event payload did not serialize");
+                return None;
+            }
+        };
         Some(Target {
             url: endpoint["url"].as_str()?.to_owned(),
-            secret: WebhookSecret::new(endpoint["_sim"]["secret"].as_str()?).ok()?,
-            body: serde_json::to_string(&payload).ok()?,
+            secret,
+            body,
         })
     }
 

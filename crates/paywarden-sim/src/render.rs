@@ -50,11 +50,12 @@ pub fn payload(objects: &Objects, object: &Value, version: &str) -> Value {
 /// the default version (basil) differs from it only in Checkout's
 /// `ui_mode` names, which clients that send no version cannot rely on.
 pub fn requested_version(request: &Request) -> Option<String> {
+    // A header that is not text is kept (lossily) so it is refused as a
+    // malformed version rather than ignored.
     request
         .headers()
         .get("stripe-version")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_owned())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
         .filter(|v| !v.is_empty())
 }
 
