@@ -128,3 +128,21 @@ def error_classes(ctx):
         error = raises(stripe.AuthenticationError, lambda key=bad_key: ctx.other_client(key).v1.customers.list())
         eq(error.http_status, 401, f"bad key {bad_key[:8]}…")
     check(KEY.startswith("sk_test_"), "the suite's own key is a test key")
+
+
+@flow()
+def module_level_api(ctx):
+    """The classic global configuration (`stripe.api_key`, `stripe.api_base`)
+    and resource classes work as well as `StripeClient`."""
+    saved = (stripe.api_key, stripe.api_base)
+    stripe.api_key, stripe.api_base = ctx.key, ctx.base
+    try:
+        customer = stripe.Customer.create(email=f"global-{ctx.run_id}@example.com", metadata={"via": "module"})
+        eq(stripe.Customer.retrieve(customer.id).metadata.to_dict(), {"via": "module"}, "stripe.Customer.retrieve")
+        modified = stripe.Customer.modify(customer.id, name="Global")
+        eq(modified.name, "Global", "stripe.Customer.modify")
+        found = [c.id for c in stripe.Customer.list(email=f"global-{ctx.run_id}@example.com").auto_paging_iter()]
+        eq(found, [customer.id], "stripe.Customer.list")
+        eq(stripe.Customer.delete(customer.id).deleted, True, "stripe.Customer.delete")
+    finally:
+        stripe.api_key, stripe.api_base = saved
