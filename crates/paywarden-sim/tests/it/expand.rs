@@ -199,3 +199,37 @@ async fn paths_follow_the_requested_versions_shape() -> anyhow::Result<()> {
     assert_eq!(body["error"]["param"], "expand");
     Ok(())
 }
+
+#[tokio::test]
+async fn includable_lists_appear_only_when_asked_for() -> anyhow::Result<()> {
+    let server = SimServer::start(Sim::new()).await?;
+    let customer = server.ok(Method::POST, "/v1/customers", "name=Ada").await?;
+    let cus = id(&customer);
+    server.sim.objects().subscriptions.insert(
+        "sub_x3".into(),
+        json!({"id": "sub_x3", "object": "subscription", "customer": cus, "status": "active",
+               "items": {"object": "list", "data": [
+                   {"id": "si_x3", "object": "subscription_item",
+                    "current_period_start": 10, "current_period_end": 20}]}}),
+    );
+    let plain = server
+        .ok(Method::GET, &format!("/v1/customers/{cus}"), "")
+        .await?;
+    assert!(plain.get("subscriptions").is_none());
+    let (status, with) = server
+        .call(
+            Method::GET,
+            &format!("/v1/customers/{cus}?expand[]=subscriptions"),
+            "",
+            Some("2024-06-20"),
+        )
+        .await?;
+    assert_eq!(status, 200, "{with}");
+    assert_eq!(with["subscriptions"]["object"], "list");
+    assert_eq!(with["subscriptions"]["data"][0]["id"], "sub_x3");
+    assert_eq!(
+        with["subscriptions"]["data"][0]["current_period_end"], 20,
+        "listed objects are rendered at the version"
+    );
+    Ok(())
+}
