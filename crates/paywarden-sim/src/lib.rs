@@ -99,7 +99,7 @@ async fn unrecognized(request: Request) -> Response {
 pub struct RequestId(pub String);
 
 /// The API version the sim renders when the client names none.
-pub const DEFAULT_STRIPE_VERSION: &str = "2025-03-31.basil";
+pub const DEFAULT_STRIPE_VERSION: &str = "2026-10-28.endive";
 
 /// Every response carries `Request-Id: req_…` and the `Stripe-Version` it
 /// was rendered with, as Stripe's do.

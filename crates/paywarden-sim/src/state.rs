@@ -91,6 +91,7 @@ impl Collection {
 /// and later: subscription periods on items, invoice `parent`); older
 /// `Stripe-Version`s are produced from it when a response is rendered.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Objects {
     pub customers: Collection,
     pub products: Collection,

@@ -19,6 +19,15 @@ use crate::ids::SubscriptionId;
 /// Free-form metadata; Stripe sends strings, old captures sometimes other scalars.
 pub type Metadata = BTreeMap<String, Value>;
 
+/// Reads `metadata`, taking JSON `null` as no metadata: Stripe sends `{}`,
+/// but stand-ins and hand-written payloads sometimes send `null`, and an
+/// empty map is what the sender meant.
+fn metadata_or_empty<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Metadata, D::Error> {
+    Option::<Metadata>::deserialize(deserializer).map(Option::unwrap_or_default)
+}
+
 /// A metadata value as text, if it is a non-empty string.
 pub fn metadata_text<'a>(metadata: &'a Metadata, key: &str) -> Option<&'a str> {
     metadata
@@ -48,6 +57,7 @@ pub struct Customer {
     pub name: Option<String>,
     pub deleted: Option<bool>,
     pub created: Option<i64>,
+    #[serde(deserialize_with = "metadata_or_empty")]
     pub metadata: Metadata,
 }
 
@@ -123,6 +133,7 @@ pub struct CheckoutSession {
     pub customer_email: Option<String>,
     pub customer_details: Option<CustomerDetails>,
     pub client_reference_id: Option<String>,
+    #[serde(deserialize_with = "metadata_or_empty")]
     pub metadata: Metadata,
     pub subscription: Option<Reference>,
     pub payment_intent: Option<Reference>,
@@ -197,6 +208,7 @@ pub struct Subscription {
     #[serde(default)]
     pub trial_end: Option<i64>,
     #[serde(default)]
+    #[serde(deserialize_with = "metadata_or_empty")]
     pub metadata: Metadata,
     #[serde(default)]
     pub created: Option<i64>,
@@ -434,4 +446,25 @@ pub struct PaymentMethod {
     pub method_type: Option<String>,
     pub card: Option<Card>,
     pub created: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_or_missing_metadata_reads_as_empty() {
+        let null: CheckoutSession =
+            serde_json::from_value(serde_json::json!({ "id": "cs_test_1", "metadata": null }))
+                .expect("null metadata");
+        assert!(null.metadata.is_empty());
+        let missing: CheckoutSession =
+            serde_json::from_value(serde_json::json!({ "id": "cs_test_1" })).expect("no metadata");
+        assert!(missing.metadata.is_empty());
+        let set: CheckoutSession = serde_json::from_value(
+            serde_json::json!({ "id": "cs_test_1", "metadata": { "plan": "pro" } }),
+        )
+        .expect("metadata");
+        assert_eq!(metadata_text(&set.metadata, "plan"), Some("pro"));
+    }
 }

@@ -294,7 +294,8 @@ pub async fn create(State(sim): State<Sim>, params: Params) -> Result<Json<Value
         None => false,
     };
     let expires_at = params.integer("expires_at")?;
-    let mut metadata = json!({});
+    // Stripe always sends `metadata` as a map, `{}` when none was given.
+    let mut metadata = json!({ "metadata": {} });
     params.apply_metadata(&mut metadata)?;
     let intent_data = payment_intent_data(&params)?;
 
