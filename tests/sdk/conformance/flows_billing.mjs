@@ -23,14 +23,14 @@ const periodEnd = (sub) => sub.items.data[0].current_period_end;
 
 flow(
   'checkout_subscription_hosted_page_4242',
-  async ({ stripe, runId, expectEvents }) => {
+  async ({ stripe, runId, hooks, expectEvents }) => {
     const { basic } = await plans(stripe, runId);
     const email = `new-${runId}@example.com`;
     const session = await stripe.checkout.sessions.create({
       mode: 'subscription',
       line_items: [{ price: basic.id, quantity: 1 }],
       customer_email: email,
-      success_url: 'https://app.example/billing/ok?session_id={CHECKOUT_SESSION_ID}',
+      success_url: `${hooks.origin}/billing/ok?session_id={CHECKOUT_SESSION_ID}`,
       cancel_url: 'https://app.example/billing/cancel',
       client_reference_id: 'team_77',
       subscription_data: { metadata: { team: '77' } },
@@ -39,7 +39,9 @@ flow(
     const { page, res } = await payOnPage(session, '4242 4242 4242 4242', email);
     check(page.html.includes('Subscribe'), "the subscription page's button", page.text.slice(0, 400));
     eq(res.status, 303, 'a successful subscription redirects');
-    check(res.headers.get('location').includes(session.id), 'success_url carries the session id', res.headers.get('location'));
+    eq(res.headers.get('location'), `${hooks.origin}/billing/ok?session_id=${session.id}`, 'redirect to success_url with the id');
+    eq((await browser.follow(res, session.url)).status, 200, 'the browser lands on success_url');
+    check(hooks.visits.includes(`/billing/ok?session_id=${session.id}`), 'the shop saw the session id', hooks.visits.slice(-3));
 
     const done = await stripe.checkout.sessions.retrieve(session.id, { expand: ['subscription'] });
     eq([done.status, done.payment_status], ['complete', 'paid'], 'session completed');

@@ -43,7 +43,7 @@ def checkout_subscription_hosted_page_4242(ctx):
             "mode": "subscription",
             "line_items": [{"price": basic.id, "quantity": 1}],
             "customer_email": f"new-{ctx.run_id}@example.com",
-            "success_url": "https://app.example/billing/ok?session_id={CHECKOUT_SESSION_ID}",
+            "success_url": ctx.hooks.origin + "/billing/ok?session_id={CHECKOUT_SESSION_ID}",
             "cancel_url": "https://app.example/billing/cancel",
             "client_reference_id": "team_77",
             "subscription_data": {"metadata": {"team": "77"}},
@@ -53,7 +53,9 @@ def checkout_subscription_hosted_page_4242(ctx):
     page, response = pay_on_page(ctx, session, CARD_OK, email=f"new-{ctx.run_id}@example.com")
     check("Subscribe" in page.html, "the subscription page's button", page.text[:400])
     eq(response.status_code, 303, "a successful subscription redirects")
-    check(session.id in response.headers["Location"], "success_url carries the session id", response.headers["Location"])
+    eq(response.headers["Location"], f"{ctx.hooks.origin}/billing/ok?session_id={session.id}", "redirect to success_url with the id")
+    eq(ctx.browser.follow(response).status_code, 200, "the browser lands on success_url")
+    check(f"/billing/ok?session_id={session.id}" in ctx.hooks.visits, "the shop saw the session id", ctx.hooks.visits[-3:])
 
     done = c.checkout.sessions.retrieve(session.id, params={"expand": ["subscription"]})
     eq((done.status, done.payment_status), ("complete", "paid"), "session completed")

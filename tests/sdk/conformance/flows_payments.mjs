@@ -69,12 +69,12 @@ flow(
 
 flow(
   'checkout_payment_hosted_page_4242',
-  async ({ stripe, runId, base, expectEvents }) => {
+  async ({ stripe, runId, base, hooks, expectEvents }) => {
     const price = await oneTimePrice(stripe, runId);
     const session = await stripe.checkout.sessions.create({
       mode: 'payment',
       line_items: [{ price: price.id, quantity: 2 }],
-      success_url: 'https://shop.example/ok?session_id={CHECKOUT_SESSION_ID}',
+      success_url: `${hooks.origin}/ok?session_id={CHECKOUT_SESSION_ID}`,
       cancel_url: 'https://shop.example/cancel',
       client_reference_id: `order-${runId}`,
       metadata: { order: '77' },
@@ -91,7 +91,10 @@ flow(
     eq(res.status, 303, 'a successful payment redirects');
     const location = new URL(res.headers.get('location'));
     eq(location.searchParams.get('session_id'), session.id, 'success_url with {CHECKOUT_SESSION_ID} replaced');
-    eq(location.origin + location.pathname, 'https://shop.example/ok', 'redirect to success_url');
+    eq(location.origin + location.pathname, `${hooks.origin}/ok`, 'redirect to success_url');
+    const landed = await browser.follow(res, session.url);
+    eq(landed.status, 200, 'the browser lands on success_url');
+    check(hooks.visits.includes(`/ok?session_id=${session.id}`), 'the shop saw the session id', hooks.visits.slice(-3));
 
     const done = await stripe.checkout.sessions.retrieve(session.id, { expand: ['payment_intent'] });
     eq([done.status, done.payment_status, done.client_reference_id], ['complete', 'paid', `order-${runId}`], 'completed');

@@ -83,7 +83,7 @@ def checkout_payment_hosted_page_4242(ctx):
         params={
             "mode": "payment",
             "line_items": [{"price": price.id, "quantity": 2}],
-            "success_url": "https://shop.example/ok?session_id={CHECKOUT_SESSION_ID}",
+            "success_url": ctx.hooks.origin + "/ok?session_id={CHECKOUT_SESSION_ID}",
             "cancel_url": "https://shop.example/cancel",
             "client_reference_id": f"order-{ctx.run_id}",
             "metadata": {"order": "77"},
@@ -101,7 +101,10 @@ def checkout_payment_hosted_page_4242(ctx):
     eq(response.status_code, 303, "a successful payment redirects")
     location = response.headers["Location"]
     eq(parse_qs(urlsplit(location).query).get("session_id"), [session.id], "success_url with {CHECKOUT_SESSION_ID} replaced")
-    check(location.startswith("https://shop.example/ok"), "redirect to success_url", location)
+    check(location.startswith(ctx.hooks.origin + "/ok?"), "redirect to success_url", location)
+    landed = ctx.browser.follow(response)
+    eq(landed.status_code, 200, "the browser lands on success_url")
+    check(f"/ok?session_id={session.id}" in ctx.hooks.visits, "the shop saw the session id", ctx.hooks.visits[-3:])
 
     done = c.checkout.sessions.retrieve(session.id, params={"expand": ["payment_intent"]})
     eq((done.status, done.payment_status, done.client_reference_id), ("complete", "paid", f"order-{ctx.run_id}"), "completed")

@@ -80,9 +80,17 @@ class Receiver {
     this.secrets = {};
     this.others = [];
     this.events = [];
+    // GETs the "shop" received: the pages Checkout redirects a browser to.
+    this.visits = [];
     this.failures = [];
     this.waiters = new Set();
     this.server = http.createServer((req, res) => {
+      if (req.method === 'GET') {
+        this.visits.push(req.url);
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end('<!doctype html><title>Thanks</title><p>Thanks for your order.</p>');
+        return;
+      }
       const chunks = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
@@ -105,7 +113,8 @@ class Receiver {
 
   async start() {
     await new Promise((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${this.server.address().port}/webhooks`;
+    this.origin = `http://127.0.0.1:${this.server.address().port}`;
+    this.url = `${this.origin}/webhooks`;
   }
 
   stop() {
@@ -233,6 +242,11 @@ export const browser = {
     eq(res.status, 200, `GET ${url}`);
     check((res.headers.get('content-type') ?? '').includes('text/html'), `GET ${url} is HTML`, res.headers.get('content-type'));
     return new Page(url, res.status, html);
+  },
+  /** GETs the `location` of a redirect, as a browser does after a 303. */
+  async follow(res, from) {
+    check([301, 302, 303, 307, 308].includes(res.status), 'a redirect', res.status);
+    return fetch(new URL(res.headers.get('location'), from).toString(), { redirect: 'manual' });
   },
   /** POSTs the form's fields overlaid with `values`; the raw response. */
   async submit(page, form, values, button = null) {

@@ -111,6 +111,8 @@ class Receiver:
         self.secrets = {}
         self.others = []
         self.events = []
+        # GETs the "shop" received: the pages Checkout redirects a browser to.
+        self.visits = []
         self.failures = []
         self.cond = threading.Condition()
         receiver = self
@@ -125,11 +127,22 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                with receiver.cond:
+                    receiver.visits.append(self.path)
+                body = b"<!doctype html><title>Thanks</title><p>Thanks for your order.</p>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, *args):
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks"
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.origin}/webhooks"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def _take(self, body, signature, path):
@@ -269,7 +282,7 @@ class Page:
 
 class Browser:
     """Plain HTTP as a browser without JavaScript: GET a page, POST a form's
-    fields to its action, follow redirects by hand."""
+    fields to its action, follow redirects by hand (`follow`)."""
 
     def __init__(self):
         self.http = requests.Session()
@@ -283,6 +296,11 @@ class Browser:
         eq(response.status_code, 200, f"GET {url}")
         check("text/html" in response.headers.get("content-type", ""), f"GET {url} is HTML", response.headers.get("content-type"))
         return Page(response)
+
+    def follow(self, response):
+        """GETs the `Location` of a redirect, as a browser does after a 303."""
+        check(response.status_code in (301, 302, 303, 307, 308), "a redirect", response.status_code)
+        return self.http.get(urljoin(response.url, response.headers["Location"]), allow_redirects=False, timeout=30)
 
     def submit(self, page, form, values, button=None):
         """POSTs `form`'s fields overlaid with `values`; returns the raw
