@@ -315,7 +315,7 @@ pub fn finalize(
     invoice["status"] = json!("open");
     invoice["number"] = json!(next_number(objects, &customer));
     invoice["hosted_invoice_url"] = json!(format!("{public}/invoices/{id}"));
-    invoice["invoice_pdf"] = json!(format!("{public}/invoices/{id}/pdf"));
+    // No PDF is rendered; `invoice_pdf` stays null.
     invoice["status_transitions"]["finalized_at"] = json!(at);
     invoice["effective_at"] = json!(at);
     invoice["ending_balance"] = json!(0);

@@ -13,6 +13,7 @@ mod calendar;
 mod dunning;
 mod entitlements;
 mod invoice_api;
+mod invoice_page;
 mod invoices;
 mod items;
 mod portal;
@@ -99,9 +100,10 @@ pub fn routes() -> Router<Sim> {
         )
 }
 
-/// Hosted pages (outside `/v1`, no API key): the billing portal.
+/// Hosted pages (outside `/v1`, no API key): the billing portal and the
+/// hosted invoice page.
 pub fn pages() -> Router<Sim> {
-    portal_page::routes()
+    portal_page::routes().route("/invoices/{id}", get(invoice_page::show))
 }
 
 /// What happens to a subscription when every dunning retry has failed

@@ -86,7 +86,17 @@ fn next_due(objects: &Objects, clock: Option<&str>, until: i64) -> Option<(i64, 
         .filter_map(|i| {
             let at = i["next_payment_attempt"].as_i64()?;
             let sub = i["parent"]["subscription_details"]["subscription"].as_str()?;
-            Some((at, Due::Retry(i["id"].as_str()?.to_owned()), sub.to_owned()))
+            // An ended subscription's invoices are not retried.
+            let live = objects.subscriptions.get(sub).is_some_and(|s| {
+                !["canceled", "incomplete_expired"].contains(&s["status"].as_str().unwrap_or(""))
+            });
+            live.then(|| {
+                (
+                    at,
+                    Due::Retry(i["id"].as_str().unwrap_or_default().to_owned()),
+                    sub.to_owned(),
+                )
+            })
         });
     subs.chain(retries).filter(|(at, _, _)| *at <= until).min()
 }

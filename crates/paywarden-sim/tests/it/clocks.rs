@@ -416,3 +416,58 @@ async fn prorations_are_billed_on_the_next_renewal() -> anyhow::Result<()> {
     assert_eq!(renewal["status"], "paid");
     Ok(())
 }
+
+#[tokio::test]
+async fn incomplete_subscriptions_expire_after_23_hours() -> anyhow::Result<()> {
+    let b = Billing::start().await?;
+    let (clock, _, sub) = subscribed(&b, None, "").await?;
+    assert_eq!(sub["status"], "incomplete");
+    b.advance(&clock, T0 + 22 * 3600).await?;
+    assert_eq!(b.subscription(&id(&sub)).await?["status"], "incomplete");
+    let mark = b.mark();
+    b.advance(&clock, T0 + 24 * 3600).await?;
+    let expired = b.subscription(&id(&sub)).await?;
+    assert_eq!(expired["status"], "incomplete_expired");
+    assert_eq!(expired["ended_at"], T0 + 23 * 3600);
+    let invoice = b
+        .invoice(expired["latest_invoice"].as_str().unwrap_or_default())
+        .await?;
+    assert_eq!(invoice["status"], "void");
+    assert_eq!(
+        types(&b.since(mark)),
+        [
+            "test_helpers.test_clock.advancing",
+            "invoice.voided",
+            "customer.subscription.deleted",
+            "test_helpers.test_clock.ready"
+        ]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn subscriptions_on_no_clock_follow_the_sims_time() -> anyhow::Result<()> {
+    let b = Billing::start().await?;
+    let price = b.price("Pro", 2000, "month").await?;
+    let customer = b.customer(None).await?;
+    b.default_card(&customer, "pm_card_visa").await?;
+    let sub = b.subscribe(&customer, &price, "").await?;
+    let end = end_of(&sub);
+    {
+        // What `POST /_sim/clock/advance` and the ticker do.
+        let mut objects = b.sim.objects();
+        objects.time_offset += 32 * DAY;
+        let now = objects.now();
+        paywarden_sim::time::run_due(&mut objects, None, now);
+    }
+    let renewed = b.subscription(&id(&sub)).await?;
+    assert_eq!(renewed["items"]["data"][0]["current_period_start"], end);
+    let invoices = b.invoices_of(&id(&sub)).await?;
+    assert_eq!(invoices.len(), 2);
+    assert_eq!(invoices[1]["status"], "paid");
+    assert_eq!(
+        invoices[1]["created"], end,
+        "at the period end, not when noticed"
+    );
+    Ok(())
+}

@@ -259,7 +259,13 @@ async fn create_with_a_card_is_active_with_a_paid_first_invoice() -> anyhow::Res
     assert_eq!(invoice["amount_remaining"], 0);
     assert_eq!(invoice["attempt_count"], 1);
     assert!(invoice["number"].is_string());
-    assert!(invoice["hosted_invoice_url"].is_string());
+    let hosted = invoice["hosted_invoice_url"].as_str().unwrap_or_default();
+    let path = hosted.find("/invoices/").map_or("", |at| &hosted[at..]);
+    let page = b.client.get(format!("{}{path}", b.base)).send().await?;
+    assert_eq!(page.status(), 200, "{hosted}");
+    let html = page.text().await?;
+    assert!(html.contains(invoice["number"].as_str().unwrap_or("?")));
+    assert!(html.contains("$20.00"));
     assert!(invoice["status_transitions"]["paid_at"].is_i64());
     assert_eq!(invoice["parent"]["type"], "subscription_details");
     assert_eq!(
