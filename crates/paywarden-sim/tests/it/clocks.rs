@@ -471,3 +471,25 @@ async fn subscriptions_on_no_clock_follow_the_sims_time() -> anyhow::Result<()> 
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_retry_after_the_card_is_fixed_reactivates() -> anyhow::Result<()> {
+    let b = Billing::start().await?;
+    let (clock, customer, sub) = subscribed(&b, Some("pm_card_visa"), "").await?;
+    b.default_card(&customer, "pm_card_chargeCustomerFail")
+        .await?;
+    let end = end_of(&sub);
+    b.advance(&clock, end + 60).await?;
+    assert_eq!(b.subscription(&id(&sub)).await?["status"], "past_due");
+    b.default_card(&customer, "pm_card_visa").await?;
+    b.advance(&clock, end + 3 * DAY + 60).await?;
+    let active = b.subscription(&id(&sub)).await?;
+    assert_eq!(active["status"], "active");
+    let invoice = b
+        .invoice(active["latest_invoice"].as_str().unwrap_or_default())
+        .await?;
+    assert_eq!(invoice["status"], "paid");
+    assert_eq!(invoice["attempt_count"], 2);
+    assert_eq!(invoice["status_transitions"]["paid_at"], end + 3 * DAY);
+    Ok(())
+}
