@@ -45,6 +45,7 @@ pub fn routes() -> Router<Sim> {
                 .delete(sub_changes::cancel),
         )
         .route("/subscriptions/{id}/resume", post(sub_changes::resume))
+        .route("/subscriptions/{id}/pause", post(sub_changes::pause))
         .route("/subscription_items", get(items::list))
         .route("/subscription_items/{id}", get(items::retrieve))
         .route("/invoices", get(invoice_api::list))

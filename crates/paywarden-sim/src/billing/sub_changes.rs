@@ -471,3 +471,39 @@ pub async fn resume(
     dunning::collect_renewal(&mut objects, &cause, at, &id, &invoice);
     subscription(&objects, &id).map(Json)
 }
+
+/// `POST /v1/subscriptions/{id}/pause`: status `paused` (no invoices, the
+/// period frozen) until `/resume`. Stripe's newer pause endpoint; the sim
+/// accepts its parameters but does not bill for the partial period.
+pub async fn pause(
+    State(sim): State<Sim>,
+    cause: Cause,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, StripeError> {
+    params.only(&["type", "invoicing_behavior", "bill_for", "expand"])?;
+    let mut objects = sim.objects();
+    let before = subscription(&objects, &id)?;
+    if !["active", "trialing", "past_due"].contains(&before["status"].as_str().unwrap_or("")) {
+        return Err(StripeError::invalid(format!(
+            "Subscription {id} cannot be paused because its status is {}.",
+            before["status"].as_str().unwrap_or("")
+        )));
+    }
+    let at = objects.now_for_customer(before["customer"].as_str());
+    let mut after = before.clone();
+    after["status"] = json!("paused");
+    after["status_details"] = json!({ "paused": { "reason": "paused_by_request", "at": at } });
+    subscriptions::store(&mut objects, &after);
+    objects.emit(&cause, at, "customer.subscription.paused", &after, None);
+    let previous = subscriptions::visible_changes(&before, &after);
+    objects.emit(
+        &cause,
+        at,
+        "customer.subscription.updated",
+        &after,
+        Some(previous),
+    );
+    entitlements::sync_subscription(&mut objects, &cause, at, &after);
+    Ok(Json(after))
+}

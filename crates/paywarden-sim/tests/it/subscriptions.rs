@@ -729,6 +729,21 @@ async fn pause_collection_is_set_and_cleared() -> anyhow::Result<()> {
     );
     let (status, _) = error_of(b.post(&format!("{path}/resume"), "").await?).await?;
     assert_eq!(status, 400, "only a paused subscription can be resumed");
+
+    let mark = b.mark();
+    let paused = b.ok_post(&format!("{path}/pause"), "").await?;
+    assert_eq!(paused["status"], "paused");
+    assert_eq!(
+        types(&b.since(mark)),
+        [
+            "customer.subscription.paused",
+            "customer.subscription.updated"
+        ]
+    );
+    let (status, _) = error_of(b.post(&format!("{path}/pause"), "").await?).await?;
+    assert_eq!(status, 400, "already paused");
+    let resumed = b.ok_post(&format!("{path}/resume"), "").await?;
+    assert_eq!(resumed["status"], "active");
     Ok(())
 }
 
