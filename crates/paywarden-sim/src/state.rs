@@ -116,6 +116,10 @@ pub struct Objects {
     /// Seconds added to the wall clock for objects on no test clock
     /// (moved by `POST /_sim/clock/advance`).
     pub time_offset: i64,
+    /// The sim's settings, for code that only holds the objects (Checkout
+    /// starting a subscription, clock advances). Not saved in state files.
+    #[serde(skip)]
+    pub settings: Settings,
     /// Event ids recorded but not yet handed to the delivery worker.
     #[serde(skip)]
     pub(crate) outbox: Option<mpsc::UnboundedSender<String>>,
@@ -208,6 +212,7 @@ impl Sim {
     pub fn from_objects(mut objects: Objects, settings: Settings) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
         objects.outbox = Some(sender);
+        objects.settings = settings.clone();
         Self {
             inner: Arc::new(Inner {
                 objects: Mutex::new(objects),

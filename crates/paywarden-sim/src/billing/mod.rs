@@ -124,9 +124,7 @@ pub enum AfterRetries {
 /// Dunning and renewal knobs (retry schedule, what happens when retries
 /// run out); the defaults follow Stripe's.
 ///
-/// A subscription keeps the settings it was created under (the sim's
-/// settings for `POST /v1/subscriptions`; the defaults for subscriptions
-/// Checkout starts, since `subscribe` is not handed the settings).
+/// A subscription keeps the settings it was created under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillingSettings {
     /// Days after the previous failed attempt at which a renewal invoice is
@@ -194,7 +192,11 @@ pub fn subscribe(
         cause,
         at,
         request,
-        &subscriptions::CreateOptions::default(),
+        &subscriptions::CreateOptions {
+            settings: objects.settings.billing.clone(),
+            public_url: objects.settings.public_url.clone(),
+            ..subscriptions::CreateOptions::default()
+        },
     )
 }
 

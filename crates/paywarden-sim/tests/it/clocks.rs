@@ -493,3 +493,67 @@ async fn a_retry_after_the_card_is_fixed_reactivates() -> anyhow::Result<()> {
     assert_eq!(invoice["status_transitions"]["paid_at"], end + 3 * DAY);
     Ok(())
 }
+
+/// A subscription Checkout starts follows the sim's dunning settings, as
+/// one created through the API does.
+#[tokio::test]
+async fn checkout_subscriptions_follow_the_sims_dunning_settings() -> anyhow::Result<()> {
+    let settings = Settings {
+        billing: BillingSettings {
+            retry_days: vec![],
+            after_retries: AfterRetries::MarkUnpaid,
+            ..BillingSettings::default()
+        },
+        ..Settings::default()
+    };
+    let b = Billing::with_settings(settings).await?;
+    let clock = b.clock(T0).await?;
+    let customer = b.customer(Some(&clock)).await?;
+    let price = b.price("Pro", 2000, "month").await?;
+    let session = b
+        .ok_post(
+            "/v1/checkout/sessions",
+            &format!(
+                "mode=subscription&customer={customer}&line_items[0][price]={price}\
+                 &line_items[0][quantity]=1&success_url=https%3A%2F%2Fa.example%2Fok"
+            ),
+        )
+        .await?;
+    let page = b
+        .client
+        .post(format!("{}/checkout/{}", b.base, id(&session)))
+        .form(&[
+            ("email", "dunning@example.com"),
+            ("name", "Dunning"),
+            ("card_number", "4242 4242 4242 4242"),
+            ("exp", "12/40"),
+            ("cvc", "123"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(page.status(), 303, "the hosted page completes the session");
+    let completed = b
+        .ok_get(&format!("/v1/checkout/sessions/{}", id(&session)))
+        .await?;
+    let sub = completed["subscription"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let started = b.subscription(&sub).await?;
+    assert_eq!(started["status"], "active");
+
+    b.default_card(&customer, "pm_card_chargeCustomerFail")
+        .await?;
+    b.ok_post(
+        &format!("/v1/subscriptions/{sub}"),
+        "default_payment_method=",
+    )
+    .await?;
+    b.advance(&clock, end_of(&started) + DAY).await?;
+    assert_eq!(
+        b.subscription(&sub).await?["status"],
+        "unpaid",
+        "no retries, then unpaid, as the sim is configured"
+    );
+    Ok(())
+}
