@@ -233,6 +233,9 @@ pub async fn delete(
     params.only(&[])?;
     let mut objects = sim.objects();
     let at = objects.now_for_customer(Some(&id));
+    if objects.customers.get(&id).is_some() {
+        crate::billing::cancel_all_for_customer(&mut objects, &cause, at, &id);
+    }
     let customer = objects
         .customers
         .remove(&id)

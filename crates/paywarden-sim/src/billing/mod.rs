@@ -200,6 +200,20 @@ pub fn subscribe(
     )
 }
 
+/// Cancels every live subscription of `customer` at once, as deleting a
+/// customer does in Stripe (`customer.subscription.deleted` for each).
+pub fn cancel_all_for_customer(objects: &mut Objects, cause: &Cause, at: i64, customer: &str) {
+    let live: Vec<String> = objects
+        .subscriptions
+        .newest_first()
+        .filter(|sub| sub["customer"] == customer)
+        .filter_map(|sub| sub["id"].as_str().map(str::to_owned))
+        .collect();
+    for id in live {
+        dunning::end(objects, cause, at, &id, "cancellation_requested");
+    }
+}
+
 /// Applies renewals, trial ends, dunning retries and period-end
 /// cancellations due on `clock` up to `until`, in time order.
 pub fn advance(objects: &mut Objects, clock: Option<&str>, until: i64) {

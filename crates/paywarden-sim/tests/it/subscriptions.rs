@@ -913,3 +913,34 @@ async fn subscriptions_grant_their_products_features() -> anyhow::Result<()> {
     assert_eq!((status, error["param"].as_str()), (400, Some("customer")));
     Ok(())
 }
+
+/// Deleting a customer cancels their subscriptions first, so no renewal
+/// ever bills a customer who no longer exists.
+#[tokio::test]
+async fn deleting_a_customer_cancels_their_subscriptions() -> anyhow::Result<()> {
+    let b = Billing::start().await?;
+    let customer = b.customer(None).await?;
+    b.default_card(&customer, "pm_card_visa").await?;
+    let price = b.price("Pro", 2000, "month").await?;
+    let sub = b.subscribe(&customer, &price, "").await?;
+    assert_eq!(sub["status"], "active");
+    let mark = b.mark();
+    let deleted = b
+        .ok(Method::DELETE, &format!("/v1/customers/{customer}"), "")
+        .await?;
+    assert_eq!(deleted["deleted"], true);
+    let canceled = b.subscription(&id(&sub)).await?;
+    assert_eq!(canceled["status"], "canceled");
+    assert!(canceled["ended_at"].is_i64());
+    let events = b.since(mark);
+    let types = types(&events);
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == "customer.subscription.deleted")
+            .count(),
+        1
+    );
+    assert_eq!(types.last(), Some(&"customer.deleted"));
+    Ok(())
+}
