@@ -157,6 +157,13 @@ flow(
       ['customer.subscription.updated'],
       (raw) => raw.data.object.id === sub.id && raw.data.object.status === 'past_due' && raw.data.previous_attributes?.status === 'active',
     );
+
+    // The customer fixes the card and the invoice is paid: active again (§5.6).
+    await stripe.subscriptions.update(sub.id, { default_payment_method: 'pm_card_visa' });
+    const paid = await stripe.invoices.pay(invoice.id);
+    eq([paid.status, paid.amount_paid], ['paid', 1000], 'invoices.pay with a good card');
+    eq((await stripe.subscriptions.retrieve(sub.id)).status, 'active', 'active again after paying');
+    await expectEvents(['invoice.paid'], invoice.id);
   },
   { needsHooks: true },
 );

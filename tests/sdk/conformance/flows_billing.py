@@ -177,6 +177,13 @@ def test_clock_renewal_fails(ctx):
     )
     ctx.hooks.wait_for(["customer.subscription.updated"], status_changes)
 
+    # The customer fixes the card and the invoice is paid: active again (§5.6).
+    c.subscriptions.update(sub.id, params={"default_payment_method": "pm_card_visa"})
+    paid = c.invoices.pay(invoice.id)
+    eq((paid.status, paid.amount_paid), ("paid", 1000), "invoices.pay with a good card")
+    eq(c.subscriptions.retrieve(sub.id).status, "active", "active again after paying")
+    ctx.expect_events(["invoice.paid"], invoice.id)
+
 
 @flow(needs_hooks=True)
 def billing_portal_session(ctx):

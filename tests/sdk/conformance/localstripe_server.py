@@ -22,6 +22,9 @@ def main():
     resources.Store.dump_to_disk = lambda self: None
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
+    # Listening before the announcement: a client that connects before
+    # aiohttp's loop runs waits in the backlog instead of being refused.
+    sock.listen(128)
     port = sock.getsockname()[1]
 
     async def announce(app):
