@@ -210,8 +210,11 @@ async fn includable_lists_appear_only_when_asked_for() -> anyhow::Result<()> {
         json!({"id": "sub_x3", "object": "subscription", "customer": cus, "status": "active",
                "items": {"object": "list", "data": [
                    {"id": "si_x3", "object": "subscription_item",
-                    "current_period_start": 10, "current_period_end": 20}]}}),
+                    "current_period_start": 4_000_000_000_i64,
+                    "current_period_end": 4_100_000_000_i64}]}}),
     );
+    // (Periods far in the future: the sim's ticker renews any subscription
+    // whose period has ended, which would race with this test.)
     let plain = server
         .ok(Method::GET, &format!("/v1/customers/{cus}"), "")
         .await?;
@@ -228,7 +231,7 @@ async fn includable_lists_appear_only_when_asked_for() -> anyhow::Result<()> {
     assert_eq!(with["subscriptions"]["object"], "list");
     assert_eq!(with["subscriptions"]["data"][0]["id"], "sub_x3");
     assert_eq!(
-        with["subscriptions"]["data"][0]["current_period_end"], 20,
+        with["subscriptions"]["data"][0]["current_period_end"], 4_100_000_000_i64,
         "listed objects are rendered at the version"
     );
     Ok(())
