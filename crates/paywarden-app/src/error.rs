@@ -22,6 +22,9 @@ pub enum AppError {
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// An end user's token was refused.
+    #[error(transparent)]
+    Unauthorized(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The database is unavailable; reported where the original error

@@ -4,6 +4,7 @@
 //! layer and the CLI both call into it.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 mod error;
 pub mod events;
 pub mod keys;

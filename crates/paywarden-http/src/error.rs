@@ -8,6 +8,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use paywarden_app::auth::AuthError;
 use paywarden_app::AppError;
 use serde_json::json;
 use tracing::error;
@@ -21,6 +22,9 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("missing or invalid API key")]
     Unauthenticated,
+    /// An end user's token or session cookie was refused.
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("this API key's role may not do that")]
     Forbidden,
     #[error("{0} not found")]
@@ -43,6 +47,7 @@ impl ApiError {
             Self::InvalidSignature(_) => (StatusCode::BAD_REQUEST, "invalid_signature"),
             Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -62,6 +67,8 @@ impl From<AppError> for ApiError {
             AppError::Invalid(message) => Self::InvalidRequest(message),
             AppError::NotFound(what) => Self::NotFound(what.to_owned()),
             AppError::Conflict(message) => Self::Conflict(message),
+            AppError::Unauthorized(AuthError::KeysUnavailable(_)) => Self::Unavailable(Some(err)),
+            AppError::Unauthorized(e) => Self::Unauthorized(e.to_string()),
             err if err.is_unavailable() => Self::Unavailable(Some(err)),
             err => Self::Internal(Some(err)),
         }

@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
+pub mod user;
+
 /// Largest request body accepted anywhere (the webhook included): 1 MiB.
 pub const MAX_BODY_BYTES: usize = paywarden_core::stripe::MAX_EVENT_BYTES;
 

@@ -13,6 +13,9 @@ mod extract;
 mod health;
 mod observability;
 mod webhooks;
+mod routes {
+    pub mod auth;
+}
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,6 +32,7 @@ pub use error::ApiError;
 #[derive(Debug, Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    users: Arc<extract::user::Users>,
 }
 
 #[derive(Debug)]
@@ -46,7 +50,23 @@ impl AppState {
                 inbox,
                 default_daily_cap,
             }),
+            users: Arc::default(),
         }
+    }
+
+    /// Turns end-user authentication on (without it every end-user route
+    /// answers 401). `secure_cookie`: the public base URL is https.
+    pub fn with_user_auth(
+        mut self,
+        auth: paywarden_app::auth::UserAuth,
+        secure_cookie: bool,
+    ) -> Self {
+        self.users = Arc::new(extract::user::Users::new(auth, secure_cookie));
+        self
+    }
+
+    pub(crate) fn users(&self) -> &extract::user::Users {
+        &self.users
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -68,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(webhooks::routes())
         .nest("/api/admin", admin::routes())
+        .merge(routes::auth::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state);
