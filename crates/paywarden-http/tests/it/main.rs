@@ -4,6 +4,7 @@
 //! assertion.
 
 mod admin;
+mod auth;
 mod batching;
 mod duplicates;
 mod failed_events;
