@@ -1,0 +1,8 @@
+//! paywarden-stripe against the real stand-in over HTTP: one binary, one
+//! module per area.
+
+mod calls;
+mod errors;
+mod proxy;
+mod retries;
+mod support;
