@@ -135,8 +135,11 @@ impl StripeClient {
         pairs: &[(String, String)],
         key: Option<&IdempotencyKey>,
     ) -> Result<Vec<u8>, Failure> {
+        // `path` goes after the base's own path, so a stand-in mounted under a
+        // prefix (`http://host/stripe`) works as `https://api.stripe.com` does.
         let mut url = self.config.api_base.clone();
-        url.set_path(path);
+        let joined = format!("{}{path}", url.path().trim_end_matches('/'));
+        url.set_path(&joined);
         let encoded = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
             .finish();

@@ -322,6 +322,31 @@ async fn subscriptions_round_trip() -> anyhow::Result<()> {
         .await?;
     assert!(portal.url.starts_with(&sim.base));
 
+    // Stripe pauses with `pause_collection`; the sim also offers the newer
+    // `POST /v1/subscriptions/{id}/pause`, which `resume` undoes.
+    let paused = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/subscriptions/{}/pause",
+            sim.base, subscription.id
+        ))
+        .bearer_auth(crate::support::KEY)
+        .form(&[("type", "subscription")])
+        .send()
+        .await?;
+    anyhow::ensure!(paused.status() == 200, "pause: {}", paused.text().await?);
+    assert_eq!(
+        client.retrieve_subscription(&subscription.id).await?.status,
+        "paused"
+    );
+    let resumed = client
+        .resume_subscription(
+            &subscription.id,
+            &ResumeSubscription::default(),
+            &key("resume", "u1"),
+        )
+        .await?;
+    assert_eq!(resumed.status, "active");
+
     let canceled = client.cancel_subscription(&subscription.id).await?;
     assert_eq!(canceled.status, "canceled");
     assert_eq!(

@@ -5,7 +5,7 @@
 
 use std::sync::{
     atomic::{AtomicUsize, Ordering},
-    Arc,
+    Arc, Mutex,
 };
 
 use tokio::{
@@ -30,6 +30,8 @@ pub enum Action {
 pub struct Proxy {
     pub base: String,
     pub requests: Arc<AtomicUsize>,
+    /// The `Idempotency-Key` of each request, in arrival order.
+    pub keys: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl Proxy {
@@ -40,26 +42,53 @@ impl Proxy {
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let requests = Arc::new(AtomicUsize::new(0));
         let counter = requests.clone();
+        let keys: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+        let seen = keys.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let number = counter.fetch_add(1, Ordering::SeqCst);
                 let action = script.get(number).cloned().unwrap_or(Action::Forward);
                 let upstream = upstream.clone();
+                let seen = seen.clone();
                 tokio::spawn(async move {
-                    let _ = handle(socket, &upstream, action).await;
+                    let _ = handle(socket, &upstream, action, &seen).await;
                 });
             }
         });
-        Ok(Self { base, requests })
+        Ok(Self {
+            base,
+            requests,
+            keys,
+        })
     }
 
     pub fn count(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
+
+    pub fn keys(&self) -> Vec<Option<String>> {
+        self.keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
 }
 
-async fn handle(mut client: TcpStream, upstream: &str, action: Action) -> anyhow::Result<()> {
+async fn handle(
+    mut client: TcpStream,
+    upstream: &str,
+    action: Action,
+    seen: &Mutex<Vec<Option<String>>>,
+) -> anyhow::Result<()> {
     let request = read_request(&mut client).await?;
+    let key = String::from_utf8_lossy(&request).lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("idempotency-key")
+            .then(|| value.trim().to_owned())
+    });
+    seen.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(key);
     match action {
         Action::Forward | Action::DropAfterForward => {
             let mut sim = TcpStream::connect(upstream).await?;

@@ -51,6 +51,14 @@ async fn a_connection_cut_after_the_sim_acted_creates_no_duplicate_customer() ->
         )
         .await?;
     assert_eq!(proxy.count(), 3);
+    let keys = proxy.keys();
+    let expected = IdempotencyKey::derive("customer", &["u1"]);
+    assert_eq!(keys.len(), 3);
+    assert!(
+        keys.iter()
+            .all(|key| key.as_deref() == Some(expected.as_str())),
+        "every attempt carries the same derived key: {keys:?}"
+    );
     let objects = sim.sim.objects();
     assert_eq!(objects.customers.len(), 1);
     assert!(objects.customers.get(&customer.id).is_some());
@@ -224,5 +232,68 @@ async fn the_timeout_is_honoured() -> anyhow::Result<()> {
         "{:?}",
         started.elapsed()
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_idempotency_conflict_409_is_retried() -> anyhow::Result<()> {
+    let sim = TestSim::start().await?;
+    let (proxy, client) = through(&sim, vec![Action::Reply(409, None)]).await?;
+    client
+        .create_customer(
+            &customer_params(),
+            &IdempotencyKey::derive("customer", &["u1"]),
+        )
+        .await?;
+    assert_eq!(proxy.count(), 2);
+    assert_eq!(sim.sim.objects().customers.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn retries_stop_when_the_time_budget_is_spent() -> anyhow::Result<()> {
+    let sim = TestSim::start().await?;
+    let proxy = Proxy::start(&sim.base, vec![Action::Reply(503, None); 10]).await?;
+    let mut config = sim.config(&proxy.base)?;
+    config.max_retries = 10;
+    config.initial_retry_delay = Duration::from_millis(200);
+    config.max_retry_delay = Duration::from_millis(200);
+    config.max_total_time = Duration::from_millis(250);
+    let client = StripeClient::new(config)?;
+    let error = client
+        .retrieve_customer("cus_1")
+        .await
+        .expect_err("gives up");
+    assert_eq!(error.status(), Some(503));
+    assert!(
+        proxy.count() <= 3,
+        "a 250 ms budget allows at most two 100-200 ms waits: {}",
+        proxy.count()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn gets_carry_no_idempotency_key_and_a_base_path_prefix_is_kept() -> anyhow::Result<()> {
+    let sim = TestSim::start().await?;
+    let (proxy, client) = through(&sim, Vec::new()).await?;
+    let customer = client
+        .create_customer(
+            &customer_params(),
+            &IdempotencyKey::derive("customer", &["u1"]),
+        )
+        .await?;
+    client.retrieve_customer(&customer.id).await?;
+    let keys = proxy.keys();
+    assert!(keys[0].is_some() && keys[1].is_none(), "{keys:?}");
+
+    let mut config = sim.config(&format!("{}/prefix/", sim.base))?;
+    config.max_retries = 0;
+    let prefixed = StripeClient::new(config)?;
+    let error = prefixed
+        .retrieve_customer(&customer.id)
+        .await
+        .expect_err("the sim has nothing under /prefix");
+    assert_eq!(error.status(), Some(404), "{error:?}");
     Ok(())
 }
