@@ -16,7 +16,7 @@ pub struct CheckoutSession {
     pub status: Option<String>,
     /// `paid`, `unpaid` or `no_payment_required`.
     pub payment_status: String,
-    pub customer: Option<String>,
+    pub customer: Option<Expandable<super::Customer>>,
     pub customer_email: Option<String>,
     pub client_reference_id: Option<String>,
     pub subscription: Option<Expandable<Subscription>>,

@@ -3,13 +3,14 @@
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::{listed, Metadata, Price};
-use crate::{IdempotencyKey, List, StripeClient, StripeError};
+use crate::{Expandable, IdempotencyKey, List, StripeClient, StripeError};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct Subscription {
     pub id: String,
-    pub customer: String,
+    /// The customer's id, or the customer with `expand[]=customer`.
+    pub customer: Option<Expandable<super::Customer>>,
     /// `incomplete`, `trialing`, `active`, `past_due`, `paused`, `canceled`…
     pub status: String,
     pub items: List<SubscriptionItem>,
@@ -17,7 +18,7 @@ pub struct Subscription {
     pub cancel_at: Option<i64>,
     pub canceled_at: Option<i64>,
     pub pause_collection: Option<PauseCollectionState>,
-    pub latest_invoice: Option<String>,
+    pub latest_invoice: Option<Expandable<super::Invoice>>,
     pub default_payment_method: Option<String>,
     pub trial_end: Option<i64>,
     pub metadata: Metadata,

@@ -228,6 +228,11 @@ async fn subscriptions_round_trip() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(subscription.status, "active");
+    assert_eq!(
+        subscription.customer.as_ref().map(Expandable::id),
+        Some(customer.id.as_str())
+    );
+    assert!(subscription.latest_invoice.is_some());
     assert_eq!(subscription.items.data.len(), 1);
     let item = &subscription.items.data[0];
     assert!(item.current_period_end.is_some());
