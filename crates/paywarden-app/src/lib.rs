@@ -8,7 +8,9 @@ pub mod auth;
 mod error;
 pub mod events;
 pub mod keys;
+mod public_url;
 pub mod retry;
 pub mod webhooks;
 
 pub use error::AppError;
+pub use public_url::{PublicBaseUrl, PublicUrlError};

@@ -12,10 +12,12 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use paywarden_app::PublicBaseUrl;
 use paywarden_core::signature::WebhookSecret;
 use paywarden_store::{DatabaseUrl, StoreOptions};
 use serde::{Deserialize, Serialize};
 
+use crate::auth_config::{AuthSettings, RawAuth};
 use crate::stripe::{StripeSecretKey, StripeSetup, StripeTarget, STRIPE_API_BASE};
 
 /// Settings as read, before checking. Every key has a default; see
@@ -51,6 +53,21 @@ struct RawConfig {
     log_format: String,
     /// A tracing filter, e.g. `info` or `paywarden=debug,info`.
     log: String,
+    /// Shared HS256 secret (≥ 32 bytes) that signs end users' JWTs.
+    jwt_secret: Option<String>,
+    /// URL of the JWKS whose RS256/ES256 keys sign end users' JWTs.
+    jwks_url: Option<String>,
+    /// Required `aud` of end users' JWTs.
+    jwt_audience: Option<String>,
+    /// Required `iss` of end users' JWTs.
+    jwt_issuer: Option<String>,
+    /// Clock skew tolerated on `exp`/`nbf`, at most 60.
+    jwt_leeway_secs: u64,
+    /// The demo login page (unset: on in the embedded default only).
+    demo_mode: Option<bool>,
+    /// The URL users reach paywarden at; redirect URLs are built from it.
+    /// Unset: `http://<addr>`.
+    public_base_url: Option<String>,
 }
 
 impl Default for RawConfig {
@@ -69,6 +86,13 @@ impl Default for RawConfig {
             sim_state_file: None,
             log_format: "json".into(),
             log: "info".into(),
+            jwt_secret: None,
+            jwks_url: None,
+            jwt_audience: None,
+            jwt_issuer: None,
+            jwt_leeway_secs: 30,
+            demo_mode: None,
+            public_base_url: None,
         }
     }
 }
@@ -89,6 +113,13 @@ const KEYS: &[&str] = &[
     "sim_state_file",
     "log_format",
     "log",
+    "jwt_secret",
+    "jwks_url",
+    "jwt_audience",
+    "jwt_issuer",
+    "jwt_leeway_secs",
+    "demo_mode",
+    "public_base_url",
 ];
 
 /// How logs are written.
@@ -113,6 +144,10 @@ pub struct Config {
     pub retry_poll: Duration,
     pub log_format: LogFormat,
     pub log: String,
+    /// End-user authentication.
+    pub auth: AuthSettings,
+    /// Where users reach paywarden, without a trailing slash.
+    pub public_base_url: PublicBaseUrl,
 }
 
 impl Config {
@@ -182,6 +217,20 @@ impl Config {
             "pretty" => LogFormat::Pretty,
             other => bail!("log_format must be `json` or `pretty`, not `{other}`"),
         };
+        let auth = AuthSettings::check(RawAuth {
+            jwt_secret: raw.jwt_secret.as_deref(),
+            jwks_url: raw.jwks_url.as_deref(),
+            audience: raw.jwt_audience.as_deref(),
+            issuer: raw.jwt_issuer.as_deref(),
+            leeway_secs: raw.jwt_leeway_secs,
+            demo_mode: raw.demo_mode,
+            embedded: matches!(stripe, StripeSetup::Embedded),
+        })?;
+        let public_base_url = match raw.public_base_url.as_deref().map(str::trim) {
+            None | Some("") => PublicBaseUrl::parse(&format!("http://{}", raw.addr)),
+            Some(url) => PublicBaseUrl::parse(url),
+        }
+        .context("public_base_url (PAYWARDEN_PUBLIC_BASE_URL)")?;
         let mut database = StoreOptions::new(url);
         database.max_connections = raw.database_max_connections;
         database.acquire_timeout = Duration::from_secs(raw.database_acquire_timeout_secs.max(1));
@@ -196,6 +245,8 @@ impl Config {
             retry_poll: Duration::from_secs(raw.retry_poll_secs.max(1)),
             log_format,
             log: raw.log,
+            auth,
+            public_base_url,
         })
     }
 }

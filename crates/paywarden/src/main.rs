@@ -4,6 +4,7 @@
 //! applies database migrations; `keys` and `events` are operator tools that
 //! talk to the same database; `sim` serves the Stripe stand-in alone.
 
+mod auth_config;
 mod cli;
 mod config;
 mod logging;

@@ -83,11 +83,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             target.v1()
         ),
     }
-    let mut app = router(AppState::new(
-        store.clone(),
-        inbox,
-        config.default_daily_cap,
-    ));
+    let mut state = AppState::new(store.clone(), inbox, config.default_daily_cap);
+    match config.auth.build()? {
+        Some(auth) => {
+            if auth.demo_mode() {
+                info!(
+                    "demo mode is on: pick a demo user at {}",
+                    config.public_base_url.join("/auth/demo")
+                );
+            }
+            state = state.with_user_auth(auth, config.public_base_url.is_https());
+        }
+        None => warn!(
+            "end-user sign-in is off: set PAYWARDEN_JWT_SECRET or PAYWARDEN_JWKS_URL \
+             (every end-user route answers 401 until then)"
+        ),
+    }
+    let mut app = router(state);
     if let Some(sim) = embedded {
         app = app.nest(MOUNT, sim.router);
     }

@@ -193,8 +193,47 @@ async fn serve_without_a_stripe_key_mounts_the_stand_in_under_sim() {
         .await
         .expect("GET /readyz");
     assert_eq!(ready.status(), 200);
+    // Demo mode is on in the embedded default: the page says so, and a
+    // demo user's session cookie signs in.
+    let demo = client()
+        .get(format!("{}/auth/demo", server.base))
+        .send()
+        .await
+        .expect("GET /auth/demo");
+    assert_eq!(demo.status(), 200);
+    let page = demo.text().await.expect("the demo page");
+    assert!(page.contains("Demo mode is on"), "{page}");
+    let no_redirects = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let signed_in = no_redirects
+        .get(format!("{}/auth/demo?user=bob&next=/api/me", server.base))
+        .send()
+        .await
+        .expect("sign in as bob");
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let me = client()
+        .get(format!("{}/api/me", server.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("GET /api/me");
+    assert_eq!(me.status(), 200);
+    let me: Value = me.json().await.expect("json");
+    assert_eq!(me["user_id"], "bob");
     let log = server.log();
     assert!(log.contains("Stripe stand-in"), "{log}");
+    assert!(log.contains("demo mode is on"), "{log}");
     assert!(
         !log.contains("sk_test_"),
         "the generated key is never logged"
@@ -220,6 +259,14 @@ async fn serve_with_a_stripe_key_mounts_no_stand_in() {
         body["error"]["code"], "not_found",
         "paywarden's 404: {body}"
     );
+    let (status, body) = get_json(&server.base, "/auth/demo").await;
+    assert_eq!(
+        status, 404,
+        "no demo page outside the embedded default: {body}"
+    );
+    let (status, body) = get_json(&server.base, "/api/me").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "unauthorized", "{body}");
     let log = eventually(
         Duration::from_secs(10),
         "the Stripe target is logged",
