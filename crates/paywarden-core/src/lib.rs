@@ -8,6 +8,7 @@
 //! tested with plain `#[test]`.
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod ids;
 pub mod money;
 pub mod precedence;
