@@ -27,6 +27,9 @@ pub enum AppError {
     Unauthorized(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A call to Stripe failed.
+    #[error(transparent)]
+    Stripe(#[from] paywarden_stripe::StripeError),
     /// The database is unavailable; reported where the original error
     /// cannot be (it went to another delivery of the same batch).
     #[error("database unavailable: {0}")]

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod billing;
 mod error;
 pub mod events;
 pub mod keys;

@@ -6,13 +6,15 @@
 //! offending key is named when something is wrong.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use paywarden_app::PublicBaseUrl;
+use paywarden_core::catalog::Catalog;
 use paywarden_core::signature::WebhookSecret;
 use paywarden_store::{DatabaseUrl, StoreOptions};
 use serde::{Deserialize, Serialize};
@@ -68,6 +70,9 @@ struct RawConfig {
     /// The URL users reach paywarden at; redirect URLs are built from it.
     /// Unset: `http://<addr>`.
     public_base_url: Option<String>,
+    /// The catalog file. Unset: `catalog.toml` if present, else the demo
+    /// catalog in the embedded default and an empty one otherwise.
+    catalog_file: Option<PathBuf>,
 }
 
 impl Default for RawConfig {
@@ -93,6 +98,7 @@ impl Default for RawConfig {
             jwt_leeway_secs: 30,
             demo_mode: None,
             public_base_url: None,
+            catalog_file: None,
         }
     }
 }
@@ -120,6 +126,7 @@ const KEYS: &[&str] = &[
     "jwt_leeway_secs",
     "demo_mode",
     "public_base_url",
+    "catalog_file",
 ];
 
 /// How logs are written.
@@ -148,6 +155,10 @@ pub struct Config {
     pub auth: AuthSettings,
     /// Where users reach paywarden, without a trailing slash.
     pub public_base_url: PublicBaseUrl,
+    /// What is for sale.
+    pub catalog: Arc<Catalog>,
+    /// Where the catalog came from, for logs.
+    pub catalog_source: String,
 }
 
 impl Config {
@@ -231,6 +242,10 @@ impl Config {
             Some(url) => PublicBaseUrl::parse(url),
         }
         .context("public_base_url (PAYWARDEN_PUBLIC_BASE_URL)")?;
+        let (catalog, catalog_source) = load_catalog(
+            raw.catalog_file.as_deref(),
+            matches!(stripe, StripeSetup::Embedded),
+        )?;
         let mut database = StoreOptions::new(url);
         database.max_connections = raw.database_max_connections;
         database.acquire_timeout = Duration::from_secs(raw.database_acquire_timeout_secs.max(1));
@@ -247,8 +262,44 @@ impl Config {
             log: raw.log,
             auth,
             public_base_url,
+            catalog: Arc::new(catalog),
+            catalog_source,
         })
     }
+}
+
+/// The demo catalog shipped with paywarden (`catalog.toml` at the root).
+pub const DEMO_CATALOG: &str = include_str!("../../../catalog.toml");
+
+/// Reads the catalog: the named file (which must exist), else
+/// `catalog.toml` in the working directory, else the demo catalog in the
+/// embedded default or an empty one.
+fn load_catalog(file: Option<&Path>, embedded: bool) -> anyhow::Result<(Catalog, String)> {
+    let file = file.filter(|path| !path.as_os_str().to_string_lossy().trim().is_empty());
+    let (text, source) = match file {
+        Some(path) => (
+            std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "catalog_file (PAYWARDEN_CATALOG_FILE): reading {}",
+                    path.display()
+                )
+            })?,
+            path.display().to_string(),
+        ),
+        None => match std::fs::read_to_string("catalog.toml") {
+            Ok(text) => (text, "catalog.toml".to_owned()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                if embedded {
+                    (DEMO_CATALOG.to_owned(), "the demo catalog".to_owned())
+                } else {
+                    (String::new(), "no catalog (nothing for sale)".to_owned())
+                }
+            }
+            Err(err) => return Err(err).context("reading catalog.toml"),
+        },
+    };
+    let catalog = Catalog::parse(&text).with_context(|| format!("in {source}"))?;
+    Ok((catalog, source))
 }
 
 #[cfg(test)]

@@ -63,6 +63,15 @@ impl StripeTarget {
     pub fn v1(&self) -> String {
         format!("{}/v1", self.api_base)
     }
+
+    /// A client for this Stripe, with the SDKs' retry and timeout defaults.
+    pub fn client(&self) -> anyhow::Result<paywarden_stripe::StripeClient> {
+        let base = url::Url::parse(&self.api_base)
+            .map_err(|e| anyhow::anyhow!("stripe_api_base is not a URL: {e}"))?;
+        let config = paywarden_stripe::StripeConfig::new(base, self.secret_key.0.clone());
+        paywarden_stripe::StripeClient::new(config)
+            .map_err(|e| anyhow::anyhow!("building the Stripe client: {e}"))
+    }
 }
 
 /// The configured choice; the embedded target is known only once the

@@ -1,4 +1,5 @@
-//! Use-case tests: the retry worker and manual retries, on both backends.
+//! paywarden-app's use cases against real parts: a store (SQLite and
+//! PostgreSQL) and the Stripe stand-in on a loopback port.
 
-mod retry;
-mod webhooks;
+mod catalog_sync;
+mod support;

@@ -1,0 +1,1 @@
+//! `catalog sync` against the stand-in (being written).
