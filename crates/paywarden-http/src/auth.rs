@@ -44,3 +44,20 @@ impl FromRequestParts<AppState> for AdminKey {
         Ok(AdminKey(key))
     }
 }
+
+/// A request made with a live `server` key: the host product's backend,
+/// acting for one of its users.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerKey;
+
+impl FromRequestParts<AppState> for ServerKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = api_key(parts, state).await?;
+        if key.role != ApiKeyRole::Server {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(ServerKey)
+    }
+}

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use paywarden_app::auth::AuthError;
 use paywarden_app::AppError;
+use paywarden_stripe::{ErrorKind, StripeError};
 use serde_json::json;
 use tracing::error;
 
@@ -35,6 +36,17 @@ pub enum ApiError {
     Conflict(String),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// Stripe declined the payment (a card error); the message is Stripe's,
+    /// written for the payer.
+    #[error("{0}")]
+    PaymentFailed(String),
+    /// Stripe refused a request paywarden made: a configuration problem
+    /// (key, catalog not synced) or a bug; details go to the log.
+    #[error("the payment provider refused the request")]
+    Upstream(#[source] AppError),
+    /// Stripe cannot be reached or is overloaded.
+    #[error("the payment provider is unavailable; retry later")]
+    UpstreamUnavailable(#[source] AppError),
     #[error("the service is temporarily unavailable; retry later")]
     Unavailable(#[source] Option<AppError>),
     #[error("internal error")]
@@ -53,6 +65,12 @@ impl ApiError {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::PaymentFailed(_) => (StatusCode::PAYMENT_REQUIRED, "payment_failed"),
+            Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "payment_provider_error"),
+            Self::UpstreamUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "payment_provider_unavailable",
+            ),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -69,9 +87,28 @@ impl From<AppError> for ApiError {
             AppError::Conflict(message) => Self::Conflict(message),
             AppError::Unauthorized(AuthError::KeysUnavailable(_)) => Self::Unavailable(Some(err)),
             AppError::Unauthorized(e) => Self::Unauthorized(e.to_string()),
+            AppError::Stripe(stripe) => from_stripe(stripe),
             err if err.is_unavailable() => Self::Unavailable(Some(err)),
             err => Self::Internal(Some(err)),
         }
+    }
+}
+
+/// A failed Stripe call: a declined card is the payer's to fix (402), an
+/// unreachable or overloaded Stripe is worth a retry (503), anything else
+/// is ours to fix (502, logged).
+fn from_stripe(err: StripeError) -> ApiError {
+    match &err {
+        StripeError::Api(api) if api.kind == ErrorKind::CardError => {
+            ApiError::PaymentFailed(api.message.clone())
+        }
+        StripeError::Api(api) if api.status == 429 || api.status >= 500 => {
+            ApiError::UpstreamUnavailable(AppError::Stripe(err))
+        }
+        StripeError::Network(_) | StripeError::Timeout => {
+            ApiError::UpstreamUnavailable(AppError::Stripe(err))
+        }
+        _ => ApiError::Upstream(AppError::Stripe(err)),
     }
 }
 
@@ -93,6 +130,10 @@ impl IntoResponse for ApiError {
         match &self {
             Self::Internal(Some(cause)) => error!(error = %chain(cause), "internal error"),
             Self::Unavailable(Some(cause)) => error!(error = %chain(cause), "store unavailable"),
+            Self::Upstream(cause) => error!(error = %chain(cause), "stripe refused a request"),
+            Self::UpstreamUnavailable(cause) => {
+                error!(error = %chain(cause), "stripe unavailable")
+            }
             _ => {}
         }
         let body = json!({ "error": { "code": code, "message": self.to_string() } });

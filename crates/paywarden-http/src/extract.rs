@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
+pub mod acting;
 pub mod user;
 
 /// Largest request body accepted anywhere (the webhook included): 1 MiB.
@@ -63,5 +64,43 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
             .await
             .map(|p| Path(p.0))
             .map_err(|rejection| ApiError::InvalidRequest(rejection.body_text()))
+    }
+}
+
+/// A JSON request body read into `T` (whose `deny_unknown_fields` refuses
+/// extra fields), rejected in our shape: the message names the field.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::InvalidRequest(
+                "send a JSON body with Content-Type: application/json".into(),
+            ));
+        }
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        let mut reader = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                ApiError::InvalidRequest(format!("invalid body: {inner}"))
+            } else {
+                ApiError::InvalidRequest(format!("invalid body at `{path}`: {inner}"))
+            }
+        })?;
+        reader
+            .end()
+            .map_err(|e| ApiError::InvalidRequest(format!("invalid body: {e}")))?;
+        Ok(JsonBody(value))
     }
 }

@@ -11,10 +11,13 @@ mod auth;
 mod error;
 mod extract;
 mod health;
+mod html;
 mod observability;
 mod webhooks;
 mod routes {
     pub mod auth;
+    pub mod billing;
+    pub mod payment_pages;
 }
 
 use std::future::Future;
@@ -33,6 +36,7 @@ pub use error::ApiError;
 pub struct AppState {
     inner: Arc<Inner>,
     users: Arc<extract::user::Users>,
+    billing: Option<paywarden_app::billing::Billing>,
 }
 
 #[derive(Debug)]
@@ -51,7 +55,19 @@ impl AppState {
                 default_daily_cap,
             }),
             users: Arc::default(),
+            billing: None,
         }
+    }
+
+    /// Turns selling on: plans, Checkout, subscriptions, the portal
+    /// (without it those routes answer 503).
+    pub fn with_billing(mut self, billing: paywarden_app::billing::Billing) -> Self {
+        self.billing = Some(billing);
+        self
+    }
+
+    pub(crate) fn billing(&self) -> Result<&paywarden_app::billing::Billing, ApiError> {
+        self.billing.as_ref().ok_or(ApiError::Unavailable(None))
     }
 
     /// Turns end-user authentication on (without it every end-user route
@@ -89,6 +105,8 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .nest("/api/admin", admin::routes())
         .merge(routes::auth::routes())
+        .merge(routes::billing::routes())
+        .merge(routes::payment_pages::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state);

@@ -19,6 +19,7 @@ mod backend;
 mod error;
 mod events;
 mod projections;
+mod purchases;
 mod reads;
 mod row;
 mod store;
@@ -32,6 +33,7 @@ pub use events::{
     StoredEvent,
 };
 pub use projections::{ApplyContext, ProjectionWriter};
+pub use purchases::{CheckoutRequest, Purchases, SubscriptionItemRow, LIVE_STATUSES};
 pub use reads::{AccountView, ProjectionCounts, ProjectionReader, SubscriptionView};
 pub use sqlx::Error as SqlxError;
 pub use store::{DatabaseUrl, Store, StoreOptions, StoreTx};

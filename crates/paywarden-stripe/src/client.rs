@@ -41,7 +41,10 @@ impl StripeClient {
         &self.config
     }
 
-    pub(crate) async fn get<T: DeserializeOwned, Q: Serialize>(
+    /// A GET of any path (`/v1/…`). The typed calls are preferred; this is
+    /// for a caller that needs Stripe's whole object (`T = serde_json::Value`),
+    /// say to project it exactly as its webhook would be.
+    pub async fn get<T: DeserializeOwned, Q: Serialize>(
         &self,
         path: &str,
         query: &Q,
@@ -50,7 +53,8 @@ impl StripeClient {
         self.send(Method::GET, path, &pairs, None).await
     }
 
-    pub(crate) async fn post<T: DeserializeOwned, B: Serialize>(
+    /// A POST of any path with its idempotency key; see [`Self::get`].
+    pub async fn post<T: DeserializeOwned, B: Serialize>(
         &self,
         path: &str,
         body: &B,
@@ -60,7 +64,8 @@ impl StripeClient {
         self.send(Method::POST, path, &pairs, Some(key)).await
     }
 
-    pub(crate) async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, StripeError> {
+    /// A DELETE of any path; see [`Self::get`].
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, StripeError> {
         self.send(Method::DELETE, path, &[], None).await
     }
 

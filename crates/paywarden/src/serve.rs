@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use paywarden_app::billing::sync::sync_catalog;
+use paywarden_app::billing::Billing;
 use paywarden_app::retry::RetryWorker;
 use paywarden_app::webhooks::{WebhookInbox, WebhookSettings};
 use paywarden_http::{router, serve, AppState};
@@ -99,6 +101,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
              (every end-user route answers 401 until then)"
         ),
     }
+    let billing = Billing::new(
+        store.clone(),
+        target.client()?,
+        config.catalog.clone(),
+        config.public_base_url.clone(),
+        config.default_daily_cap,
+    );
+    info!(
+        catalog = %config.catalog_source,
+        products = config.catalog.products().len(),
+        "selling the catalog from {}",
+        config.catalog_source
+    );
+    state = state.with_billing(billing.clone());
+    let catalog_sync = embedded
+        .is_some()
+        .then(|| tokio::spawn(sync_embedded_catalog(billing, shutdown.clone())));
     let mut app = router(state);
     if let Some(sim) = embedded {
         app = app.nest(MOUNT, sim.router);
@@ -111,6 +130,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .await
     .context("serving HTTP")?;
     shutdown.cancel();
+    if let Some(task) = catalog_sync {
+        task.abort();
+    }
     if let Err(err) = worker.await {
         warn!(error = %err, "retry worker ended abnormally");
     }
@@ -126,6 +148,41 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     store.close().await;
     info!("paywarden stopped");
     Ok(())
+}
+
+/// How long `serve` keeps trying to put the catalog into its embedded
+/// stand-in (the stand-in answers on this server's own listener, which
+/// starts serving right after this task is spawned).
+const EMBEDDED_SYNC_WITHIN: Duration = Duration::from_secs(30);
+
+/// Puts the catalog into the embedded stand-in, so Checkout works from the
+/// first request of a fresh `serve`.
+async fn sync_embedded_catalog(billing: Billing, shutdown: CancellationToken) {
+    let started = std::time::Instant::now();
+    loop {
+        match sync_catalog(billing.stripe(), billing.catalog(), false).await {
+            Ok(report) => {
+                info!(
+                    products_created = report.products_created,
+                    prices_created = report.prices_created,
+                    unchanged = report.unchanged,
+                    "the catalog is in the embedded Stripe stand-in"
+                );
+                return;
+            }
+            Err(err) if started.elapsed() < EMBEDDED_SYNC_WITHIN => {
+                tracing::debug!(error = %err, "catalog sync into the stand-in: retrying");
+            }
+            Err(err) => {
+                error!(error = %err, "could not put the catalog into the embedded Stripe stand-in");
+                return;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
 }
 
 /// The Stripe paywarden talks to: the configured one, or the embedded

@@ -5,6 +5,89 @@
 //! derived from our own request, so a retry (by the client, by us, or by the
 //! user clicking twice) never creates a second object. Local state changes
 //! only from Stripe's own answer or its webhook, through the same projection
-//! the webhook uses.
+//! the webhook uses (`apply.rs`).
 
+mod apply;
+mod checkout;
+mod customers;
+mod plans;
+mod portal;
+mod prices;
+mod subscriptions;
 pub mod sync;
+
+use std::sync::Arc;
+
+use paywarden_core::catalog::Catalog;
+use paywarden_store::Store;
+use paywarden_stripe::StripeClient;
+
+use crate::PublicBaseUrl;
+
+pub use checkout::{CheckoutSessionCreated, CheckoutStatus, NewCheckout};
+pub use plans::{plans_of, PlanPrice, PlanView};
+pub use portal::PortalSessionCreated;
+pub use subscriptions::{ItemDetails, NewSubscription, SubscriptionChange, SubscriptionDetails};
+
+/// Paths under the public base URL that Stripe sends users back to.
+pub mod return_paths {
+    /// Checkout's `success_url` (Stripe fills in the session id).
+    pub const SUCCESS: &str = "/payment/success?session_id={CHECKOUT_SESSION_ID}";
+    /// Checkout's `cancel_url`.
+    pub const CANCEL: &str = "/payment/cancel";
+    /// The portal's `return_url`.
+    pub const ACCOUNT: &str = "/account";
+}
+
+/// The selling use cases; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Billing {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    stripe: StripeClient,
+    catalog: Arc<Catalog>,
+    urls: PublicBaseUrl,
+    prices: prices::PriceBook,
+    default_daily_cap: i64,
+}
+
+impl Billing {
+    pub fn new(
+        store: Store,
+        stripe: StripeClient,
+        catalog: Arc<Catalog>,
+        urls: PublicBaseUrl,
+        default_daily_cap: i64,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                stripe,
+                catalog,
+                urls,
+                prices: prices::PriceBook::default(),
+                default_daily_cap,
+            }),
+        }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    pub fn stripe(&self) -> &StripeClient {
+        &self.inner.stripe
+    }
+
+    pub fn public_base_url(&self) -> &PublicBaseUrl {
+        &self.inner.urls
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+}

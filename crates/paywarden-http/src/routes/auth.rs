@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::extract::user::EndUser;
 use crate::extract::Query;
+use crate::html::escape;
 use crate::AppState;
 
 /// The demo users offered on the demo login page.
@@ -145,21 +146,6 @@ fn percent_encode(value: &str) -> String {
             }
         })
         .collect()
-}
-
-fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

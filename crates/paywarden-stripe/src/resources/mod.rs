@@ -50,6 +50,6 @@ pub struct Range {
 
 /// `expand[]` for retrieve calls.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-pub(crate) struct Expand<'a> {
+pub struct Expand<'a> {
     pub expand: &'a [&'a str],
 }

@@ -1,0 +1,44 @@
+//! Who a user-scoped request acts for: the signed-in end user on
+//! `/api/…`, or the user named in the path on `/api/users/{user_id}/…`,
+//! where the host product's backend calls with a `server` key.
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use paywarden_core::UserId;
+
+use super::user::EndUser;
+use crate::auth::ServerKey;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The user a request acts for.
+#[derive(Debug, Clone)]
+pub struct ActingUser(pub UserId);
+
+impl FromRequestParts<AppState> for ActingUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::InvalidRequest(rejection.body_text()))?;
+        let named = params
+            .iter()
+            .find(|(name, _)| *name == "user_id")
+            .map(|(_, value)| value.to_owned());
+        match named {
+            Some(user) => {
+                ServerKey::from_request_parts(parts, state).await?;
+                let user: UserId = user.parse().map_err(|_| {
+                    ApiError::InvalidRequest("user_id is not a valid user id".into())
+                })?;
+                tracing::Span::current().record("user.id", tracing::field::display(&user));
+                Ok(ActingUser(user))
+            }
+            None => {
+                let EndUser(user) = EndUser::from_request_parts(parts, state).await?;
+                Ok(ActingUser(user))
+            }
+        }
+    }
+}
