@@ -7,6 +7,8 @@
 //! per backend so a case runs against both.
 #![forbid(unsafe_code)]
 
+pub mod stripe_proxy;
+
 use std::fmt;
 
 use paywarden_core::signature::{header_for, WebhookSecret};

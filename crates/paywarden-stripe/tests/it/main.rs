@@ -3,6 +3,5 @@
 
 mod calls;
 mod errors;
-mod proxy;
 mod retries;
 mod support;

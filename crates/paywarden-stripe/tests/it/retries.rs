@@ -5,10 +5,9 @@ use std::time::{Duration, Instant};
 
 use paywarden_stripe::*;
 
-use crate::{
-    proxy::{Action, Proxy},
-    support::TestSim,
-};
+use paywarden_testkit::stripe_proxy::{Action, Proxy};
+
+use crate::support::TestSim;
 
 async fn through(sim: &TestSim, script: Vec<Action>) -> anyhow::Result<(Proxy, StripeClient)> {
     let proxy = Proxy::start(&sim.base, script).await?;

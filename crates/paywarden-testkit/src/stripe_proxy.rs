@@ -1,7 +1,9 @@
-//! A tiny HTTP proxy between the client and the sim that misbehaves on
-//! chosen requests: it forwards the request and then cuts the connection
-//! before the answer reaches the client, or answers an error itself, or
-//! never answers. One request per connection (`connection: close` both ways).
+//! A tiny HTTP proxy between a Stripe client and the stand-in that
+//! misbehaves on chosen requests: it forwards the request and then cuts the
+//! connection before the answer reaches the client, or answers an error
+//! itself, or never answers. One request per connection (`connection:
+//! close` both ways). Used to show that retries never create a second
+//! object.
 
 use std::sync::{
     atomic::{AtomicUsize, Ordering},
@@ -37,6 +39,19 @@ pub struct Proxy {
 impl Proxy {
     /// Requests number 0, 1, … get `script[n]`; later ones are forwarded.
     pub async fn start(upstream: &str, script: Vec<Action>) -> anyhow::Result<Self> {
+        Self::start_with(upstream, move |number, _| {
+            script.get(number).cloned().unwrap_or(Action::Forward)
+        })
+        .await
+    }
+
+    /// Each request gets `decide(number, request line)`, e.g.
+    /// `(3, "POST /v1/customers HTTP/1.1")`.
+    pub async fn start_with(
+        upstream: &str,
+        decide: impl Fn(usize, &str) -> Action + Send + Sync + 'static,
+    ) -> anyhow::Result<Self> {
+        let decide = Arc::new(decide);
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let upstream = upstream.trim_start_matches("http://").to_owned();
@@ -47,11 +62,11 @@ impl Proxy {
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let number = counter.fetch_add(1, Ordering::SeqCst);
-                let action = script.get(number).cloned().unwrap_or(Action::Forward);
                 let upstream = upstream.clone();
                 let seen = seen.clone();
+                let decide = decide.clone();
                 tokio::spawn(async move {
-                    let _ = handle(socket, &upstream, action, &seen).await;
+                    let _ = handle(socket, &upstream, number, &*decide, &seen).await;
                 });
             }
         });
@@ -77,10 +92,17 @@ impl Proxy {
 async fn handle(
     mut client: TcpStream,
     upstream: &str,
-    action: Action,
+    number: usize,
+    decide: &(dyn Fn(usize, &str) -> Action + Send + Sync),
     seen: &Mutex<Vec<Option<String>>>,
 ) -> anyhow::Result<()> {
     let request = read_request(&mut client).await?;
+    let request_line = String::from_utf8_lossy(&request)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let action = decide(number, &request_line);
     let key = String::from_utf8_lossy(&request).lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
         name.eq_ignore_ascii_case("idempotency-key")
