@@ -2,10 +2,14 @@
 //! Stripe. A change is applied locally from Stripe's answer (as its webhook
 //! will be), never from the request.
 //!
-//! Idempotency keys of changes are derived from the request and from the
-//! subscription's state as fetched just before: a retried request meets the
-//! same state and reuses the key, while the same request made again after
-//! the state moved on (cancel, undo, cancel) gets a fresh one.
+//! Idempotency: a change sets absolute values (this price, this quantity,
+//! cancel at period end or not, paused or not), so repeating it is harmless
+//! and its key only has to cover the client's retries of one request: it is
+//! derived from the request, the subscription and the caller's
+//! `Idempotency-Key` (or a fresh id per request when there is none). A new
+//! subscription is not harmless to repeat: its key is derived from the
+//! user, the price and the user's latest subscription, so a retry finds
+//! Stripe's first answer while a later, deliberate new subscription does not.
 
 use paywarden_core::catalog::PurchaseMode;
 use paywarden_core::ids::{CustomerId, SubscriptionId};
@@ -16,7 +20,7 @@ use paywarden_stripe::{
     UpdateSubscription,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::Billing;
 use crate::AppError;
@@ -92,27 +96,6 @@ fn one_of(field: &str, value: &Option<String>, allowed: &[&str]) -> Result<(), A
 
 fn parse_subscription_id(id: &str) -> Result<SubscriptionId, AppError> {
     id.parse().map_err(|_| AppError::NotFound("subscription"))
-}
-
-/// The fingerprint of a fetched subscription's state, for idempotency keys.
-fn state_of(subscription: &Value) -> String {
-    json!([
-        subscription.get("status"),
-        subscription.get("cancel_at_period_end"),
-        subscription.get("pause_collection"),
-        subscription.pointer("/items/data").map(|items| {
-            items
-                .as_array()
-                .map(|items| {
-                    items
-                        .iter()
-                        .map(|i| json!([i.get("id"), i.pointer("/price/id"), i.get("quantity")]))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        }),
-    ])
-    .to_string()
 }
 
 impl Billing {
@@ -300,6 +283,7 @@ impl Billing {
         user: &UserId,
         id: &str,
         change: &SubscriptionChange,
+        client_key: Option<&str>,
     ) -> Result<SubscriptionDetails, AppError> {
         let nothing = change.price.is_none()
             && change.quantity.is_none()
@@ -336,11 +320,11 @@ impl Billing {
                 "subscription {id} is {status} and cannot change"
             )));
         }
-        let fingerprint = state_of(&current);
         let request = serde_json::to_string(change)
             .map_err(|e| AppError::Internal(format!("encoding the change: {e}")))?;
+        let nonce = client_key.map_or_else(|| ulid::Ulid::new().to_string(), str::to_owned);
         let key_for = |step: &str| {
-            IdempotencyKey::derive(step, &[id.as_str(), request.as_str(), fingerprint.as_str()])
+            IdempotencyKey::derive(step, &[id.as_str(), request.as_str(), nonce.as_str()])
         };
 
         // A `paused` subscription (not merely paused collection) resumes
@@ -482,7 +466,7 @@ impl Billing {
                 cancel_at_period_end: Some(true),
                 ..SubscriptionChange::default()
             };
-            return self.change_subscription(user, id, &change).await;
+            return self.change_subscription(user, id, &change, None).await;
         }
         let id = self.owned_subscription(user, id).await?;
         let canceled: Value = self

@@ -132,12 +132,14 @@ async fn change_subscription(
     State(state): State<AppState>,
     ActingUser(user): ActingUser,
     Path(ObjectPath { id }): Path<ObjectPath>,
+    headers: HeaderMap,
     JsonBody(change): JsonBody<SubscriptionChange>,
 ) -> Result<Json<SubscriptionDetails>, ApiError> {
+    let key = idempotency_key(&headers)?;
     Ok(Json(
         state
             .billing()?
-            .change_subscription(&user, &id, &change)
+            .change_subscription(&user, &id, &change, key.as_deref())
             .await?,
     ))
 }

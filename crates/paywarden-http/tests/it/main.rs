@@ -6,12 +6,14 @@
 mod admin;
 mod auth;
 mod batching;
+mod billing;
 mod duplicates;
 mod failed_events;
 mod fixtures;
 mod probes;
 mod reorder;
 mod sdk;
+mod shop;
 mod signatures;
 mod storm;
 mod support;

@@ -56,10 +56,30 @@ pub async fn create(
     cause: Cause,
     params: Params,
 ) -> Result<Json<Value>, StripeError> {
-    params.only(WRITABLE)?;
-    let product = build(&params)?;
+    let mut allowed = WRITABLE.to_vec();
+    allowed.push("id");
+    params.only(&allowed)?;
+    let mut product = build(&params)?;
+    // Stripe lets the caller choose a product's id, once.
+    let chosen = params.string("id")?;
+    if let Some(id) = &chosen {
+        let valid = !id.is_empty()
+            && id.len() <= 255
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+        if !valid {
+            return Err(StripeError::invalid("Invalid product id").with_param("id"));
+        }
+        product["id"] = Value::String(id.clone());
+    }
     let id = product["id"].as_str().unwrap_or_default().to_owned();
     let mut objects = sim.objects();
+    if chosen.is_some() && objects.products.get(&id).is_some() {
+        return Err(StripeError::invalid("Product already exists.")
+            .with_code("resource_already_exists")
+            .with_param("id"));
+    }
     objects.products.insert(id, product.clone());
     let at = objects.now();
     objects.emit(&cause, at, "product.created", &product, None);
