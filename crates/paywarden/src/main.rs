@@ -2,7 +2,8 @@
 //!
 //! `serve` runs the HTTP service and its background workers; `migrate`
 //! applies database migrations; `keys` and `events` are operator tools that
-//! talk to the same database; `sim` serves the Stripe stand-in alone.
+//! talk to the same database; `catalog` shows the catalog and syncs it to
+//! Stripe; `sim` serves the Stripe stand-in alone.
 
 mod auth_config;
 mod cli;
@@ -36,6 +37,9 @@ enum Command {
     /// Inspect and retry stored Stripe events.
     #[command(subcommand)]
     Events(cli::events::EventsCommand),
+    /// Show the catalog, or put it into Stripe.
+    #[command(subcommand)]
+    Catalog(cli::catalog::CatalogCommand),
     /// Serve the Stripe stand-in alone (no database needed).
     Sim(cli::sim::SimArgs),
 }
@@ -59,6 +63,7 @@ async fn main() -> std::process::ExitCode {
         Command::Migrate => cli::migrate(&config).await,
         Command::Keys(command) => cli::keys::run(&config, command).await,
         Command::Events(command) => cli::events::run(&config, command).await,
+        Command::Catalog(command) => cli::catalog::run(&config, command).await,
         Command::Sim(args) => cli::sim::run(args).await,
     };
     match result {

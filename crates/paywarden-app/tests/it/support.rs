@@ -15,7 +15,7 @@ pub const KEY: &str = "sk_test_paywarden_app_tests";
 pub struct TestSim {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
-    pub sim: Sim,
+    _sim: Sim,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -35,14 +35,13 @@ impl TestSim {
         }));
         Self {
             base,
-            sim,
+            _sim: sim,
             _stop: stop,
         }
     }
 
-    /// A client with short retries, pointed at `base` (the stand-in, or a
-    /// proxy in front of it).
-    pub fn client_for(&self, base: &str) -> StripeClient {
+    /// A client with short retries, pointed at `base`.
+    fn client_for(&self, base: &str) -> StripeClient {
         let mut config =
             StripeConfig::new(base.parse().expect("a base URL"), SecretString::from(KEY));
         config.initial_retry_delay = Duration::from_millis(20);

@@ -1,6 +1,7 @@
 //! Operator subcommands. They print results on stdout (JSON where a tool
 //! may read them) and errors on stderr.
 
+pub mod catalog;
 pub mod events;
 pub mod keys;
 pub mod sim;

@@ -115,9 +115,15 @@ impl Server {
             let n = STARTS.fetch_add(1, Ordering::Relaxed);
             let log_path = dir.join(format!("serve-{n}.log"));
             let log = std::fs::File::create(&log_path).expect("create server log");
+            // Nothing for sale unless a test asks for a catalog: the embedded
+            // stand-in would otherwise send the catalog's product and price
+            // events, and tests that count events would count them too.
+            let empty_catalog = dir.join("empty-catalog.toml");
+            std::fs::write(&empty_catalog, "").expect("write an empty catalog");
             let mut command = paywarden(dir, database_url);
             command
                 .arg("serve")
+                .env("PAYWARDEN_CATALOG_FILE", &empty_catalog)
                 .env("PAYWARDEN_ADDR", addr.to_string())
                 .env("STRIPE_WEBHOOK_SECRET", TEST_WEBHOOK_SECRET)
                 .env("PAYWARDEN_LOG", "info")

@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 
 use crate::database::TestDatabase;
-use crate::server::{eventually, paywarden, run, Server};
+use crate::server::{eventually, paywarden, run, run_with_env, Server};
 use crate::stripe_events::client;
 
 /// Any test key is accepted by the stand-in.
@@ -704,4 +704,147 @@ async fn serve_keeps_the_embedded_stand_in_in_its_state_file_across_a_restart() 
     })
     .await;
     second.kill().await;
+}
+
+#[tokio::test]
+async fn catalog_sync_puts_the_catalog_into_a_standalone_stand_in_once() {
+    let db = TestDatabase::sqlite();
+    let sim = Standalone::start(db.dir.path(), &[]).await;
+    let env = [
+        ("STRIPE_SECRET_KEY", TEST_KEY),
+        ("STRIPE_API_BASE", sim.base.as_str()),
+        (
+            "PAYWARDEN_CATALOG_FILE",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog.toml"),
+        ),
+    ];
+    let first = run_with_env(db.dir.path(), &db.url, &["catalog", "sync"], &env).await;
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("created price pro_monthly (usd 29.00 / month)"),
+        "{stdout}"
+    );
+    assert!(
+        !stderr.contains(TEST_KEY) && !stdout.contains(TEST_KEY),
+        "the key is never printed"
+    );
+    let (_, prices) = get_json(&sim.base, "/v1/prices?limit=100").await;
+    let count = prices["data"].as_array().map_or(0, Vec::len);
+    assert_eq!(count, 7, "every catalog price: {prices}");
+
+    let second = run_with_env(db.dir.path(), &db.url, &["catalog", "sync"], &env).await;
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(second.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("0 products created, 0 updated; 0 prices created, 0 updated, 0 replaced"),
+        "{stdout}"
+    );
+    let (_, prices) = get_json(&sim.base, "/v1/prices?limit=100").await;
+    assert_eq!(
+        prices["data"].as_array().map_or(0, Vec::len),
+        7,
+        "nothing new"
+    );
+
+    // Without a key there is nothing to sync to; it says what to do instead.
+    let refused = run(db.dir.path(), &db.url, &["catalog", "sync"]).await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("STRIPE_SECRET_KEY"), "{stderr}");
+    sim.terminate().await;
+}
+
+#[tokio::test]
+async fn the_embedded_default_sells_its_demo_catalog_end_to_end() {
+    let db = TestDatabase::sqlite();
+    // Blank: no catalog file, so the embedded default's demo catalog.
+    let server =
+        Server::start_with_env(db.dir.path(), &db.url, &[("PAYWARDEN_CATALOG_FILE", "")]).await;
+    let browser = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let signed_in = browser
+        .get(format!("{}/auth/demo?user=alice", server.base))
+        .send()
+        .await
+        .expect("sign in");
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    // The catalog reaches the stand-in shortly after start-up.
+    let session: Value = eventually(Duration::from_secs(20), "a Checkout Session", || {
+        let request = browser
+            .post(format!("{}/api/checkout/session", server.base))
+            .header("cookie", cookie.clone())
+            .json(&serde_json::json!({ "price": "pro_monthly" }))
+            .send();
+        async move {
+            let response = request.await.map_err(|e| e.to_string())?;
+            let status = response.status();
+            let body: Value = response.json().await.map_err(|e| e.to_string())?;
+            if status == 200 {
+                Ok(body)
+            } else {
+                Err(format!("{status}: {body}"))
+            }
+        }
+    })
+    .await;
+    let url = session["url"].as_str().expect("a hosted page");
+    assert!(url.starts_with(&format!("{}/sim/", server.base)), "{url}");
+    let paid = browser
+        .post(url)
+        .form(&[
+            ("email", "alice@example.com"),
+            ("name", "Alice"),
+            ("card_number", "4242424242424242"),
+            ("exp", "12 / 40"),
+            ("cvc", "123"),
+        ])
+        .send()
+        .await
+        .expect("pay");
+    assert_eq!(paid.status(), 303);
+    let back = paid
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("back to paywarden")
+        .to_owned();
+    assert!(
+        back.starts_with(&format!("{}/payment/success?session_id=cs_", server.base)),
+        "{back}"
+    );
+    let page = browser
+        .get(&back)
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .expect("success page");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("html").contains("Thank you"));
+    let subscriptions: Value = browser
+        .get(format!("{}/api/subscriptions", server.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        subscriptions["data"][0]["status"], "active",
+        "{subscriptions}"
+    );
+    assert_eq!(subscriptions["data"][0]["items"][0]["plan"], "pro");
+    server.kill().await;
 }
