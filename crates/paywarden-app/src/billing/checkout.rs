@@ -12,12 +12,13 @@
 //! open answers the same session, and a request retried after a lost
 //! answer gets Stripe's cached answer, never a second session.
 
-use paywarden_core::catalog::{CatalogPrice, CatalogProduct, PurchaseMode};
+use paywarden_core::catalog::{CatalogPrice, CatalogProduct, PlanKey, PurchaseMode};
+use paywarden_core::ids::CustomerId;
 use paywarden_core::UserId;
-use paywarden_store::{now_ms, CheckoutRequest, Purchases};
+use paywarden_store::{now_ms, CheckoutRequest, Purchases, LIVE_STATUSES};
 use paywarden_stripe::{
     CheckoutMode, CheckoutSession, CreateCheckoutSession, Expand, IdempotencyKey, LineItem,
-    Metadata, SubscriptionData,
+    ListSubscriptions, Metadata, SubscriptionData,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -115,16 +116,8 @@ impl Billing {
             .await?;
         let customer = self.customer_for(user).await?;
         if price.mode() == PurchaseMode::Subscription {
-            if let Some(existing) = self
-                .store()
-                .live_subscription_to(user, Some(&customer), &stripe_price.product)
-                .await?
-            {
-                return Err(AppError::Conflict(format!(
-                    "you already subscribe to `{}` ({existing}); change that subscription instead",
-                    product.key
-                )));
-            }
+            self.refuse_second_subscription(user, &customer, &product.key, &stripe_price.product)
+                .await?;
         }
         let now = now_ms();
         let resumable = self
@@ -213,6 +206,50 @@ impl Billing {
             url,
             expires_at: session.expires_at,
         })
+    }
+
+    /// 409 when the user already holds a live subscription to the product:
+    /// known locally, or, since its webhook may not have arrived yet, known
+    /// to Stripe.
+    pub(super) async fn refuse_second_subscription(
+        &self,
+        user: &UserId,
+        customer: &CustomerId,
+        plan: &PlanKey,
+        stripe_product: &str,
+    ) -> Result<(), AppError> {
+        let conflict = |existing: &str| {
+            AppError::Conflict(format!(
+                "you already subscribe to `{plan}` ({existing}); change that subscription instead"
+            ))
+        };
+        if let Some(existing) = self
+            .store()
+            .live_subscription_to(user, Some(customer), stripe_product)
+            .await?
+        {
+            return Err(conflict(existing.as_str()));
+        }
+        let at_stripe = self
+            .stripe()
+            .list_subscriptions(&ListSubscriptions {
+                customer: Some(customer.as_str().to_owned()),
+                limit: Some(100),
+                ..ListSubscriptions::default()
+            })
+            .await?;
+        let live = at_stripe.data.iter().find(|subscription| {
+            LIVE_STATUSES.contains(&subscription.status.as_str())
+                && subscription
+                    .items
+                    .data
+                    .iter()
+                    .any(|item| item.price.product == stripe_product)
+        });
+        match live {
+            Some(subscription) => Err(conflict(&subscription.id)),
+            None => Ok(()),
+        }
     }
 
     /// The user is back from Checkout: fetch the session from Stripe and,

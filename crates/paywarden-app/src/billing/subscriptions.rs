@@ -214,16 +214,8 @@ impl Billing {
             .existing_customer(user)
             .await?
             .ok_or_else(no_payment_method)?;
-        if let Some(existing) = self
-            .store()
-            .live_subscription_to(user, Some(&customer), &stripe_price.product)
-            .await?
-        {
-            return Err(AppError::Conflict(format!(
-                "you already subscribe to `{}` ({existing}); change that subscription instead",
-                product.key
-            )));
-        }
+        self.refuse_second_subscription(user, &customer, &product.key, &stripe_price.product)
+            .await?;
         let stripe_customer = self.stripe().retrieve_customer(customer.as_str()).await?;
         let payment_method = stripe_customer
             .invoice_settings

@@ -219,6 +219,17 @@ async fn the_success_page_grants_before_the_webhook_and_the_webhook_then_changes
                 .is_none(),
             "{b}: no webhook yet"
         );
+        // Stripe already knows ada subscribes: buying Pro again is refused
+        // even though paywarden has not heard of it yet.
+        let twice = shop
+            .call(
+                Method::POST,
+                "/api/checkout/session",
+                Some("ada"),
+                Some(json!({ "price": "pro_yearly" })),
+            )
+            .await;
+        assert_eq!(twice.status, StatusCode::CONFLICT, "{b}: {}", twice.body);
         // A forged visit to the success page of an unpaid session grants nothing.
         let unpaid = shop.checkout("bob", "starter_monthly", None).await;
         let forged = shop
