@@ -1,8 +1,10 @@
 //! `paywarden-loadgen`: drives paywarden's `POST /webhooks/stripe` with
 //! distinct signed events at a fixed concurrency (`webhook`), or writes the
 //! same rows straight into PostgreSQL (`reference`) to give the physical floor
-//! the webhook numbers are compared against. Each run prints one JSON line.
+//! the webhook numbers are compared against, or calls the selling API and
+//! its references (`api`). Each run prints one JSON line.
 
+mod api;
 mod event;
 mod pool;
 mod reference;
@@ -27,6 +29,26 @@ enum Mode {
     Webhook(WebhookArgs),
     /// Write the same events directly to PostgreSQL (the physical reference).
     Reference(ReferenceArgs),
+    /// Call the selling API (plans, checkout) or its references.
+    Api(ApiArgs),
+}
+
+#[derive(Debug, Args)]
+struct ApiArgs {
+    /// The server's base URL, e.g. http://127.0.0.1:8080 (the embedded default).
+    #[arg(long)]
+    base: String,
+    /// What to call.
+    #[arg(long, value_enum)]
+    target: api::Target,
+    /// The server's PAYWARDEN_JWT_SECRET, to sign users' tokens.
+    #[arg(long, env = "PAYWARDEN_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: String,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 30)]
+    request_timeout: u64,
+    #[command(flatten)]
+    common: Common,
 }
 
 /// Options both modes share.
@@ -144,6 +166,19 @@ async fn main() -> ExitCode {
         },
         Mode::Reference(args) => match Plan::from_common(&args.common) {
             Ok(plan) => reference::run(plan, &args.database_url).await,
+            Err(e) => Err(anyhow::anyhow!(e)),
+        },
+        Mode::Api(args) => match Plan::from_common(&args.common) {
+            Ok(plan) => {
+                api::run(
+                    plan,
+                    args.base,
+                    args.target,
+                    &args.jwt_secret,
+                    Duration::from_secs(args.request_timeout),
+                )
+                .await
+            }
             Err(e) => Err(anyhow::anyhow!(e)),
         },
     };

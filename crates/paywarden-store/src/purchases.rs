@@ -194,7 +194,7 @@ impl Purchases for Store {
         .bind(quantity)
         .bind(fresh_after_ms)
         .bind(open_after_secs)
-        .fetch_optional(&self.write)
+        .fetch_optional(&self.read)
         .await?;
         row.as_ref().map(checkout_request).transpose()
     }
@@ -294,7 +294,7 @@ impl Purchases for Store {
         .bind(user.as_str())
         .bind(customer.map(CustomerId::as_str))
         .bind(product)
-        .fetch_optional(&self.write)
+        .fetch_optional(&self.read)
         .await?;
         row.map(|r| parse_id(r.try_get("id")?, "subscriptions.id"))
             .transpose()
