@@ -1,6 +1,6 @@
 //! What the server logs, at its most verbose: never a webhook secret, an
-//! API key, a `Stripe-Signature` value, a database password or an email
-//! address; and a replayed delivery is logged as `skipped replay` with its
+//! API key, a `Stripe-Signature` value, a database password, an email
+//! address, the JWT secret or an end user's token; and a replayed delivery is logged as `skipped replay` with its
 //! event id.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -66,6 +66,14 @@ async fn secrets_in_logs_never_appear_at_debug_and_replays_are_logged() {
     let created: Value = serde_json::from_slice(&created.stdout).expect("keys create prints JSON");
     let key = created["key"].as_str().expect("key").to_owned();
     let wrong_key = format!("pw_{}", planted("wrongkey"));
+    let jwt_secret = planted("jwt-secret-planted-of-32-bytes-or-more-");
+    let user_token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({ "sub": "ada", "exp": 4_102_444_800_i64 }),
+        &jsonwebtoken::EncodingKey::from_secret(jwt_secret.as_bytes()),
+    )
+    .expect("sign a user token");
+    let forged_token = format!("{}x", &user_token[..user_token.len() - 1]);
 
     let server = Server::start_with_env(
         dir,
@@ -74,6 +82,7 @@ async fn secrets_in_logs_never_appear_at_debug_and_replays_are_logged() {
             ("PAYWARDEN_LOG", "debug"),
             ("PAYWARDEN_LOG_FORMAT", "json"),
             ("STRIPE_WEBHOOK_SECRET", &secret),
+            ("PAYWARDEN_JWT_SECRET", &jwt_secret),
         ],
     )
     .await;
@@ -128,6 +137,25 @@ async fn secrets_in_logs_never_appear_at_debug_and_replays_are_logged() {
         }
     }
 
+    // End users: a good token, a forged one, and a purchase refused.
+    for (token, expected) in [(&user_token, 200), (&forged_token, 401)] {
+        let response = client
+            .get(format!("{base}/api/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /api/me");
+        assert_eq!(response.status(), expected);
+    }
+    let refused = client
+        .post(format!("{base}/api/checkout/session"))
+        .bearer_auth(&user_token)
+        .json(&serde_json::json!({ "price": "not_for_sale" }))
+        .send()
+        .await
+        .expect("POST /api/checkout/session");
+    assert_eq!(refused.status(), 400);
+
     let replay_logged = |log: &str| {
         log.lines().any(|line| {
             serde_json::from_str::<Value>(line).is_ok_and(|v| {
@@ -169,6 +197,13 @@ async fn secrets_in_logs_never_appear_at_debug_and_replays_are_logged() {
         ("admin key body", key["pw_".len()..].to_owned()),
         ("presented wrong key", wrong_key.clone()),
         ("email address", email.to_owned()),
+        ("JWT secret", jwt_secret.clone()),
+        ("user token", user_token.clone()),
+        ("forged user token", forged_token.clone()),
+        (
+            "user token signature",
+            user_token.rsplit('.').next().unwrap_or_default().to_owned(),
+        ),
     ];
     for signature in &signatures {
         forbidden.push(("Stripe-Signature header", signature.clone()));
