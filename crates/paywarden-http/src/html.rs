@@ -22,6 +22,21 @@ pub fn escape(value: &str) -> String {
     out
 }
 
+/// Percent-encodes a value for a query string (unreserved characters and
+/// `/` are kept, so a local path stays readable).
+pub fn query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// A whole page: `title` is escaped here, `body` must already be HTML.
 pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::extract::user::EndUser;
 use crate::extract::Query;
-use crate::html::escape;
+use crate::html::{escape, query_value};
 use crate::AppState;
 
 /// The demo users offered on the demo login page.
@@ -118,7 +118,7 @@ fn local_path(next: Option<&str>) -> &str {
 }
 
 fn demo_page(next: &str) -> Response {
-    let next_param = escape(&percent_encode(next));
+    let next_param = escape(&query_value(next));
     let links: String = DEMO_USERS
         .iter()
         .map(|user| {
@@ -133,19 +133,6 @@ fn demo_page(next: &str) -> Response {
          Turn it off (demo_mode = false) before real users arrive.</p><ul>{links}</ul></body></html>"
     );
     ([(CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
-}
-
-fn percent_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

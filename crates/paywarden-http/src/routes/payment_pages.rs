@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::extract::user::EndUser;
 use crate::extract::Query;
-use crate::html::{escape, page};
+use crate::html::{escape, page, query_value};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -30,7 +30,7 @@ struct SuccessParams {
 /// Not signed in: to the demo sign-in (demo mode) or a page that says so.
 fn sign_in_first(state: &AppState, back_to: &str) -> Response {
     if state.users().demo_mode() {
-        let next: String = url_escape(back_to);
+        let next: String = query_value(back_to);
         return (
             StatusCode::SEE_OTHER,
             [(LOCATION, format!("/auth/demo?next={next}"))],
@@ -42,19 +42,6 @@ fn sign_in_first(state: &AppState, back_to: &str) -> Response {
         "Sign in",
         "<h1>Please sign in</h1><p>Sign in to the product you bought from, then open this page again.</p>",
     )
-}
-
-fn url_escape(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn money(amount: Option<i64>, currency: Option<&str>) -> String {

@@ -68,6 +68,31 @@ impl Standalone {
     }
 }
 
+/// Signs `user` in on the demo page: a client that does not follow
+/// redirects, and the session cookie (`pw_session=…`) it was given.
+async fn demo_sign_in(base: &str, user: &str) -> (reqwest::Client, String) {
+    let browser = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let signed_in = browser
+        .get(format!("{base}/auth/demo?user={user}&next=/api/me"))
+        .send()
+        .await
+        .expect("sign in on the demo page");
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    (browser, cookie)
+}
+
 async fn post_form(base: &str, path: &str, body: &str) -> (u16, Value) {
     let response = client()
         .post(format!("{base}{path}"))
@@ -203,25 +228,7 @@ async fn serve_without_a_stripe_key_mounts_the_stand_in_under_sim() {
     assert_eq!(demo.status(), 200);
     let page = demo.text().await.expect("the demo page");
     assert!(page.contains("Demo mode is on"), "{page}");
-    let no_redirects = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
-    let signed_in = no_redirects
-        .get(format!("{}/auth/demo?user=bob&next=/api/me", server.base))
-        .send()
-        .await
-        .expect("sign in as bob");
-    assert_eq!(signed_in.status(), 303);
-    let cookie = signed_in
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
+    let (_, cookie) = demo_sign_in(&server.base, "bob").await;
     let me = client()
         .get(format!("{}/api/me", server.base))
         .header("cookie", cookie)
@@ -762,24 +769,7 @@ async fn the_embedded_default_sells_its_demo_catalog_end_to_end() {
     // Blank: no catalog file, so the embedded default's demo catalog.
     let server =
         Server::start_with_env(db.dir.path(), &db.url, &[("PAYWARDEN_CATALOG_FILE", "")]).await;
-    let browser = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
-    let signed_in = browser
-        .get(format!("{}/auth/demo?user=alice", server.base))
-        .send()
-        .await
-        .expect("sign in");
-    let cookie = signed_in
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
+    let (browser, cookie) = demo_sign_in(&server.base, "alice").await;
     // The catalog reaches the stand-in shortly after start-up.
     let session: Value = eventually(Duration::from_secs(20), "a Checkout Session", || {
         let request = browser
