@@ -8,6 +8,7 @@
 //! tested with plain `#[test]`.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod catalog;
 pub mod ids;
 pub mod money;

@@ -5,12 +5,65 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Deserialize;
 
 use super::*;
+use crate::access::AccessPolicy;
+use crate::stripe::SubscriptionStatus;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCatalog {
     #[serde(default)]
+    access: RawAccess,
+    #[serde(default)]
     products: Vec<RawProduct>,
+}
+
+/// The `[access]` table; absent keys take the default policy's values.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    statuses: Option<Vec<String>>,
+    past_due_grace_days: Option<u32>,
+    renewal_leeway_hours: Option<u32>,
+    canceled_keeps_paid_period: Option<bool>,
+}
+
+fn access(raw: RawAccess) -> Result<AccessPolicy, CatalogError> {
+    let defaults = AccessPolicy::default();
+    let granting = match raw.statuses {
+        None => defaults.granting,
+        Some(statuses) => statuses
+            .iter()
+            .map(|status| match SubscriptionStatus::parse(status) {
+                s @ (SubscriptionStatus::Active | SubscriptionStatus::Trialing) => Ok(s),
+                _ => Err(err(format!(
+                    "access: statuses may list `active` and `trialing` only, not `{status}` \
+                     (past_due has past_due_grace_days; paused and unpaid never grant)"
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let past_due_grace_days = raw
+        .past_due_grace_days
+        .unwrap_or(defaults.past_due_grace_days);
+    if past_due_grace_days > 90 {
+        return Err(err("access: past_due_grace_days must be at most 90"));
+    }
+    let renewal_leeway_hours = raw
+        .renewal_leeway_hours
+        .unwrap_or(defaults.renewal_leeway_hours);
+    if renewal_leeway_hours > 168 {
+        return Err(err(
+            "access: renewal_leeway_hours must be at most 168 (a week)",
+        ));
+    }
+    Ok(AccessPolicy {
+        granting,
+        past_due_grace_days,
+        renewal_leeway_hours,
+        canceled_keeps_paid_period: raw
+            .canceled_keeps_paid_period
+            .unwrap_or(defaults.canceled_keeps_paid_period),
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -28,6 +81,8 @@ struct RawProduct {
     #[serde(default)]
     limits: BTreeMap<String, i64>,
     credits: Option<u64>,
+    /// One-time purchases: days of access to the features (absent: for good).
+    access_days: Option<u32>,
     #[serde(default)]
     prices: Vec<RawPrice>,
 }
@@ -127,6 +182,18 @@ pub(super) fn parse(text: &str) -> Result<Catalog, CatalogError> {
                 "product `{key}` mixes one-time and recurring prices; make them two products"
             )));
         }
+        if let Some(days) = raw_product.access_days {
+            if modes.contains(&PurchaseMode::Subscription) {
+                return Err(err(format!(
+                    "product `{key}`: access_days is for one-time products; a plan grants for its periods"
+                )));
+            }
+            if days == 0 || days > 3650 {
+                return Err(err(format!(
+                    "product `{key}`: access_days must be between 1 and 3650"
+                )));
+            }
+        }
         products.push(CatalogProduct {
             key,
             name: raw_product.name,
@@ -134,11 +201,15 @@ pub(super) fn parse(text: &str) -> Result<Catalog, CatalogError> {
             tier: raw_product.tier,
             features,
             credits: raw_product.credits.filter(|c| *c > 0),
+            access_days: raw_product.access_days,
             prices,
         });
     }
     products.sort_by(|a, b| (a.tier, &a.key).cmp(&(b.tier, &b.key)));
-    Ok(Catalog { products })
+    Ok(Catalog {
+        access: access(raw.access)?,
+        products,
+    })
 }
 
 fn price(plan: &PlanKey, raw: RawPrice) -> Result<CatalogPrice, CatalogError> {

@@ -15,6 +15,7 @@ mod keys;
 
 use std::collections::BTreeMap;
 
+use crate::access::AccessPolicy;
 use crate::money::Currency;
 
 pub use keys::{LookupKey, PlanKey};
@@ -139,6 +140,8 @@ pub struct CatalogProduct {
     pub features: BTreeMap<String, FeatureValue>,
     /// Credits granted per purchase (one-time) or per paid period.
     pub credits: Option<u64>,
+    /// One-time products: days a purchase grants the features (`None`: for good).
+    pub access_days: Option<u32>,
     pub prices: Vec<CatalogPrice>,
 }
 
@@ -154,6 +157,8 @@ impl CatalogProduct {
 /// The whole catalog, checked.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Catalog {
+    /// Which billing states grant a plan's features.
+    pub access: AccessPolicy,
     products: Vec<CatalogProduct>,
 }
 

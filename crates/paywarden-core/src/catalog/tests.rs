@@ -1,4 +1,5 @@
 use super::*;
+use crate::access::AccessPolicy;
 
 const DEMO: &str = include_str!("../../../../catalog.toml");
 
@@ -97,4 +98,36 @@ fn an_empty_catalog_is_valid_and_sells_nothing() {
     let catalog = Catalog::parse("").expect("empty is valid");
     assert!(catalog.products().is_empty());
     assert!(catalog.price("pro_monthly").is_none());
+}
+
+#[test]
+fn the_access_table_sets_the_policy_and_refuses_what_cannot_grant() {
+    let catalog = Catalog::parse(
+        "[access]\nstatuses = [\"active\"]\npast_due_grace_days = 7\nrenewal_leeway_hours = 2\n\
+         canceled_keeps_paid_period = true\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        catalog.access.granting,
+        vec![crate::stripe::SubscriptionStatus::Active]
+    );
+    assert_eq!(catalog.access.past_due_grace_days, 7);
+    assert_eq!(catalog.access.renewal_leeway_hours, 2);
+    assert!(catalog.access.canceled_keeps_paid_period);
+    assert_eq!(
+        Catalog::parse("").expect("empty").access,
+        AccessPolicy::default()
+    );
+    assert!(refused("[access]\nstatuses = [\"paused\"]\n").contains("`paused`"));
+    assert!(refused("[access]\npast_due_grace_days = 400\n").contains("at most 90"));
+    assert!(refused("[access]\ngrace = 1\n").contains("unknown field"));
+    let days = format!(
+        "{PRODUCT}access_days = 30\n[[products.prices]]\nlookup_key = \"a\"\namount = 1\ncurrency = \"usd\"\n"
+    );
+    let catalog = Catalog::parse(&days).expect("valid");
+    assert_eq!(catalog.products()[0].access_days, Some(30));
+    let on_a_plan = format!(
+        "{PRODUCT}access_days = 30\n[[products.prices]]\nlookup_key = \"a\"\namount = 1\ncurrency = \"usd\"\ninterval = \"month\"\n"
+    );
+    assert!(refused(&on_a_plan).contains("access_days is for one-time products"));
 }
