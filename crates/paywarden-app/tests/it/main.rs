@@ -1,5 +1,8 @@
-//! paywarden-app's use cases against real parts: a store (SQLite and
-//! PostgreSQL) and the Stripe stand-in on a loopback port.
+//! Use-case tests against real parts: the retry worker and manual retries,
+//! webhook ingestion, on both backends; `catalog sync` against the Stripe
+//! stand-in on a loopback port.
 
 mod catalog_sync;
+mod retry;
 mod support;
+mod webhooks;
