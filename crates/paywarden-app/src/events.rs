@@ -54,9 +54,9 @@ pub async fn show(store: &Store, id: &EventId) -> Result<StoredEvent, AppError> 
 pub async fn retry(
     store: &Store,
     id: &EventId,
-    default_daily_cap: i64,
+    settings: &crate::ProjectionSettings,
 ) -> Result<(RetryOutcome, StoredEvent), AppError> {
-    let outcome = retry_event(store, id, default_daily_cap).await?;
+    let outcome = retry_event(store, id, settings).await?;
     let event = show(store, id).await?;
     if outcome == RetryOutcome::NotFailed {
         return Err(AppError::Conflict(format!(

@@ -6,12 +6,15 @@
 
 pub mod auth;
 pub mod billing;
+pub mod entitlements;
 mod error;
 pub mod events;
 pub mod keys;
+mod projecting;
 mod public_url;
 pub mod retry;
 pub mod webhooks;
 
 pub use error::AppError;
+pub use projecting::ProjectionSettings;
 pub use public_url::{PublicBaseUrl, PublicUrlError};

@@ -11,13 +11,12 @@ use std::time::Duration;
 use paywarden_core::ids::EventId;
 use paywarden_core::projection::{plan, Plan};
 use paywarden_core::stripe::Event;
-use paywarden_store::{
-    now_ms, ApplyContext, EventInbox, EventLog, EventOutcome, ProjectionWriter, Store,
-};
+use paywarden_store::{now_ms, EventInbox, EventLog, EventOutcome, ProjectionWriter, Store};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::error::AppError;
+use crate::ProjectionSettings;
 
 /// Attempts after which the worker stops retrying on its own (an operator
 /// can still retry by hand).
@@ -45,7 +44,7 @@ pub enum RetryOutcome {
 pub async fn retry_event(
     store: &Store,
     id: &EventId,
-    default_daily_cap: i64,
+    settings: &ProjectionSettings,
 ) -> Result<RetryOutcome, AppError> {
     let mut tx = store.begin().await?;
     let Some(stored) = tx.lock_failed_event(id).await? else {
@@ -61,10 +60,7 @@ pub async fn retry_event(
             Err(err) => Err(err.to_string()),
             Ok(Plan::Ignore) => Ok(()),
             Ok(Plan::Apply(changes)) => {
-                let ctx = ApplyContext {
-                    default_daily_cap,
-                    now,
-                };
+                let ctx = settings.context(now);
                 match tx.apply_changes(&changes, &ctx).await {
                     Ok(()) => Ok(()),
                     Err(err) if err.is_unavailable() || err.is_transient() => {
@@ -101,15 +97,15 @@ pub enum Step {
 #[derive(Debug, Clone)]
 pub struct RetryWorker {
     store: Store,
-    default_daily_cap: i64,
+    settings: ProjectionSettings,
     poll: Duration,
 }
 
 impl RetryWorker {
-    pub fn new(store: Store, default_daily_cap: i64, poll: Duration) -> Self {
+    pub fn new(store: Store, settings: ProjectionSettings, poll: Duration) -> Self {
         Self {
             store,
-            default_daily_cap,
+            settings,
             poll,
         }
     }
@@ -121,7 +117,7 @@ impl RetryWorker {
             return Ok(Step::Idle);
         }
         for id in &due {
-            match retry_event(&self.store, id, self.default_daily_cap).await? {
+            match retry_event(&self.store, id, &self.settings).await? {
                 RetryOutcome::Processed => info!(event.id = %id, "retried event applied"),
                 RetryOutcome::StillFailing(error) => {
                     warn!(event.id = %id, %error, "retried event failed again")

@@ -17,6 +17,7 @@ mod webhooks;
 mod routes {
     pub mod auth;
     pub mod billing;
+    pub mod entitlements;
     pub mod payment_pages;
 }
 
@@ -43,17 +44,12 @@ pub struct AppState {
 struct Inner {
     store: Store,
     inbox: WebhookInbox,
-    default_daily_cap: i64,
 }
 
 impl AppState {
-    pub fn new(store: Store, inbox: WebhookInbox, default_daily_cap: i64) -> Self {
+    pub fn new(store: Store, inbox: WebhookInbox) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                store,
-                inbox,
-                default_daily_cap,
-            }),
+            inner: Arc::new(Inner { store, inbox }),
             users: Arc::default(),
             billing: None,
         }
@@ -92,10 +88,6 @@ impl AppState {
     pub(crate) fn inbox(&self) -> &WebhookInbox {
         &self.inner.inbox
     }
-
-    pub(crate) fn default_daily_cap(&self) -> i64 {
-        self.inner.default_daily_cap
-    }
 }
 
 /// The whole application router.
@@ -106,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/admin", admin::routes())
         .merge(routes::auth::routes())
         .merge(routes::billing::routes())
+        .merge(routes::entitlements::routes())
         .merge(routes::payment_pages::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

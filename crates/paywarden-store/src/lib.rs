@@ -16,6 +16,7 @@
 mod accounts;
 mod api_keys;
 mod backend;
+mod entitlements;
 mod error;
 mod events;
 mod projections;
@@ -27,6 +28,7 @@ mod time;
 
 pub use api_keys::{ApiKey, ApiKeyRole, ApiKeys, NewApiKey};
 pub use backend::Backend;
+pub use entitlements::{EntitlementReader, EntitlementsRow};
 pub use error::StoreError;
 pub use events::{
     Claim, EventFilter, EventInbox, EventLog, EventOutcome, EventPage, EventStatus, NewEvent,

@@ -53,6 +53,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             secrets,
             tolerance: config.signature_tolerance,
             default_daily_cap: config.default_daily_cap,
+            catalog: Some(config.catalog.clone()),
         },
     );
     let shutdown = CancellationToken::new();
@@ -65,7 +66,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ))),
         _ => None,
     };
-    let worker = RetryWorker::new(store.clone(), config.default_daily_cap, config.retry_poll);
+    let worker = RetryWorker::new(store.clone(), inbox.projection().clone(), config.retry_poll);
     let worker = tokio::spawn(worker.run(shutdown.clone()));
 
     info!(%addr, database = store.backend().as_str(), "paywarden listening on http://{addr}");
@@ -85,7 +86,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             target.v1()
         ),
     }
-    let mut state = AppState::new(store.clone(), inbox, config.default_daily_cap);
+    let mut state = AppState::new(store.clone(), inbox);
     match config.auth.build()? {
         Some(auth) => {
             if auth.demo_mode() {

@@ -60,6 +60,7 @@ impl Billing {
         let ctx = ApplyContext {
             default_daily_cap: self.inner.default_daily_cap,
             now: now_ms,
+            catalog: Some(self.inner.catalog.clone()),
         };
         let mut tx = self.store().begin().await?;
         tx.apply_changes_unguarded(&changes, &ctx).await?;

@@ -27,6 +27,7 @@ use tracing::{info, info_span, warn, Instrument, Span};
 
 use crate::error::AppError;
 use crate::retry::backoff;
+use crate::ProjectionSettings;
 
 /// Times a transaction aborted by a concurrent one is run before giving up (503).
 const TRANSIENT_ATTEMPTS: u32 = 4;
@@ -44,6 +45,9 @@ pub struct WebhookSettings {
     pub tolerance: Duration,
     /// The daily cap a newly provisioned account starts with.
     pub default_daily_cap: i64,
+    /// The catalog whose access policy resolves entitlements (none: they
+    /// are not recomputed).
+    pub catalog: Option<Arc<paywarden_core::catalog::Catalog>>,
 }
 
 /// What happened to a delivery that was accepted.
@@ -141,15 +145,12 @@ impl Delivery {
 #[derive(Debug)]
 struct Writer {
     store: Store,
-    default_daily_cap: i64,
+    projection: ProjectionSettings,
 }
 
 impl Writer {
     fn context(&self, now: i64) -> ApplyContext {
-        ApplyContext {
-            default_daily_cap: self.default_daily_cap,
-            now,
-        }
+        self.projection.context(now)
     }
 
     /// Writes one delivery in its own transaction, optimistically: the
@@ -248,12 +249,20 @@ pub struct WebhookInbox {
 }
 
 impl WebhookInbox {
+    /// What this inbox applies projections with; operator retries use the same.
+    pub fn projection(&self) -> &ProjectionSettings {
+        &self.writer.projection
+    }
+
     /// Must be called inside a Tokio runtime: it starts the batch writer
     /// tasks, which end when the last clone of the inbox is dropped.
     pub fn new(store: Store, settings: WebhookSettings) -> Self {
         let writer = Arc::new(Writer {
             store,
-            default_daily_cap: settings.default_daily_cap,
+            projection: ProjectionSettings {
+                default_daily_cap: settings.default_daily_cap,
+                catalog: settings.catalog.clone(),
+            },
         });
         let writers = match writer.store.backend() {
             // One writer at a time is all SQLite admits.

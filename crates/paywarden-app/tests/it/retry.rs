@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use paywarden_app::events;
 use paywarden_app::retry::{retry_event, RetryOutcome, RetryWorker, Step, MAX_AUTOMATIC_ATTEMPTS};
+use paywarden_app::ProjectionSettings;
 use paywarden_core::ids::EventId;
 use paywarden_store::{
     now_ms, EventInbox, EventLog, EventStatus, NewEvent, ProjectionReader, Store,
@@ -50,7 +51,11 @@ async fn worker_applies_a_due_failed_event_once() {
             &invoice_paid("evt_retry_ok", "in_retry_ok"),
         )
         .await;
-        let worker = RetryWorker::new(t.store.clone(), CAP, Duration::from_secs(1));
+        let worker = RetryWorker::new(
+            t.store.clone(),
+            ProjectionSettings::new(CAP),
+            Duration::from_secs(1),
+        );
         assert_eq!(worker.step().await.expect("step"), Step::Done, "{}", t.name);
         assert_eq!(
             worker.step().await.expect("step"),
@@ -70,7 +75,7 @@ async fn worker_applies_a_due_failed_event_once() {
             t.name
         );
         // A manual retry afterwards is refused and changes nothing.
-        let again = events::retry(&t.store, &id, CAP).await;
+        let again = events::retry(&t.store, &id, &ProjectionSettings::new(CAP)).await;
         assert!(
             matches!(again, Err(paywarden_app::AppError::Conflict(_))),
             "{}: {again:?}",
@@ -94,11 +99,19 @@ async fn concurrent_retries_and_worker_apply_once() {
             &invoice_paid("evt_retry_race", "in_race"),
         )
         .await;
-        let worker = RetryWorker::new(t.store.clone(), CAP, Duration::from_secs(1));
+        let worker = RetryWorker::new(
+            t.store.clone(),
+            ProjectionSettings::new(CAP),
+            Duration::from_secs(1),
+        );
         let manual = (0..8).map(|_| {
             let store = t.store.clone();
             let id = id.clone();
-            tokio::spawn(async move { retry_event(&store, &id, CAP).await.expect("retry") })
+            tokio::spawn(async move {
+                retry_event(&store, &id, &ProjectionSettings::new(CAP))
+                    .await
+                    .expect("retry")
+            })
         });
         let worker_run = tokio::spawn(async move { worker.step().await.expect("step") });
         let outcomes = futures::future::join_all(manual).await;
@@ -130,7 +143,9 @@ async fn a_permanently_failing_event_backs_off_and_then_waits_for_an_operator() 
         let id = store_failed(&t.store, "evt_retry_bad", body).await;
         let mut last_due = 0;
         for attempt in 2..=MAX_AUTOMATIC_ATTEMPTS {
-            let outcome = retry_event(&t.store, &id, CAP).await.expect("retry");
+            let outcome = retry_event(&t.store, &id, &ProjectionSettings::new(CAP))
+                .await
+                .expect("retry");
             assert!(
                 matches!(outcome, RetryOutcome::StillFailing(_)),
                 "{}: {outcome:?}",

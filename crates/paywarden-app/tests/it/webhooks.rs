@@ -15,6 +15,7 @@ fn inbox(store: paywarden_store::Store) -> (WebhookInbox, WebhookSecret) {
         secrets: vec![secret.clone()],
         tolerance: Duration::from_secs(300),
         default_daily_cap: 10,
+        catalog: None,
     };
     (WebhookInbox::new(store, settings), secret)
 }

@@ -149,3 +149,52 @@ pub fn resolve(grants: impl IntoIterator<Item = Grant>, now: i64) -> Entitlement
 
 #[cfg(test)]
 mod tests;
+
+/// Everything known about one user that can grant access.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFacts {
+    /// Each subscription with the Stripe product ids of its items.
+    pub subscriptions: Vec<(SubscriptionFacts, Vec<String>)>,
+    /// Paid one-time purchases: the catalog product key and when it was paid.
+    pub purchases: Vec<(String, i64)>,
+    /// Grants made by an operator.
+    pub manual: Vec<Grant>,
+}
+
+/// The user's entitlements at `now` under the catalog's policy.
+pub fn entitlements_of(
+    catalog: &crate::catalog::Catalog,
+    facts: &UserFacts,
+    now: i64,
+) -> Entitlements {
+    let policy = &catalog.access;
+    let mut grants = Vec::new();
+    for (subscription, products) in &facts.subscriptions {
+        let Some(until) = policy.subscription_access(subscription, now) else {
+            continue;
+        };
+        for product in products {
+            if let Some(product) = catalog.product_by_stripe_id(product) {
+                grants.push(Grant {
+                    features: product.features.clone(),
+                    until,
+                });
+            }
+        }
+    }
+    for (plan, paid_at) in &facts.purchases {
+        let Some(product) = catalog.products().iter().find(|p| p.key.as_str() == plan) else {
+            continue;
+        };
+        let until = match product.access_days {
+            Some(days) => Until::At(paid_at + i64::from(days) * DAY),
+            None => Until::Forever,
+        };
+        grants.push(Grant {
+            features: product.features.clone(),
+            until,
+        });
+    }
+    grants.extend(facts.manual.iter().cloned());
+    resolve(grants, now)
+}

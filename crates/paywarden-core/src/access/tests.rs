@@ -230,3 +230,49 @@ fn grants_merge_flags_take_the_largest_limit_and_expire_first_end() {
     assert_eq!(later.expires_at, None);
     assert_eq!(resolve([], now), Entitlements::default());
 }
+
+#[test]
+fn a_users_facts_resolve_through_the_catalog() {
+    let catalog = crate::catalog::Catalog::parse(
+        "[[products]]\nkey = \"pro\"\nname = \"Pro\"\nfeatures = [\"api\"]\nlimits = { projects = 50 }\n\
+         [[products.prices]]\nlookup_key = \"pro_monthly\"\namount = 100\ncurrency = \"usd\"\ninterval = \"month\"\n\
+         [[products]]\nkey = \"export-pass\"\nname = \"Export pass\"\nfeatures = [\"exports\"]\naccess_days = 7\n\
+         [[products.prices]]\nlookup_key = \"export_pass\"\namount = 100\ncurrency = \"usd\"\n",
+    )
+    .expect("catalog");
+    let user = UserFacts {
+        subscriptions: vec![(facts(S::Active), vec!["prod_pw_pro".into()])],
+        purchases: vec![("export-pass".into(), START)],
+        manual: vec![],
+    };
+    let now = START + DAY;
+    let resolved = entitlements_of(&catalog, &user, now);
+    assert_eq!(
+        resolved.features.get("api"),
+        Some(&FeatureValue::Flag(true))
+    );
+    assert_eq!(
+        resolved.features.get("projects"),
+        Some(&FeatureValue::Limit(50))
+    );
+    assert_eq!(
+        resolved.features.get("exports"),
+        Some(&FeatureValue::Flag(true))
+    );
+    assert_eq!(
+        resolved.expires_at,
+        Some(START + 7 * DAY),
+        "the pass ends first"
+    );
+    let after_pass = entitlements_of(&catalog, &user, START + 8 * DAY);
+    assert!(!after_pass.features.contains_key("exports"));
+    assert_eq!(after_pass.expires_at, Some(END + 24 * HOUR));
+    let unknown_product = UserFacts {
+        subscriptions: vec![(facts(S::Active), vec!["prod_elsewhere".into()])],
+        ..UserFacts::default()
+    };
+    assert_eq!(
+        entitlements_of(&catalog, &unknown_product, now),
+        Entitlements::default()
+    );
+}

@@ -73,7 +73,7 @@ pub struct Interval {
 }
 
 /// A feature a product grants: on, or a numeric limit.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum FeatureValue {
     Flag(bool),

@@ -39,6 +39,7 @@ pub(super) fn plan(event: &Event) -> Result<Vec<Change>, ProjectionError> {
         payment_intent: session.payment_intent.as_ref().and_then(|r| r.typed()),
         amount_total: session.amount_total,
         currency: currency(&session.currency),
+        plan: metadata_text(&session.metadata, "plan").map(str::to_owned),
         precedence: precedence(event, terminal, rank),
     })];
 

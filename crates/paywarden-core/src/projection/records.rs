@@ -121,6 +121,8 @@ pub struct CheckoutSessionRecord {
     pub payment_intent: Option<PaymentIntentId>,
     pub amount_total: Option<i64>,
     pub currency: Option<Currency>,
+    /// The catalog product bought (`metadata.plan`, set by paywarden).
+    pub plan: Option<String>,
     pub precedence: Precedence,
 }
 

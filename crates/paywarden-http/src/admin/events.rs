@@ -94,7 +94,7 @@ async fn retry_event(
 ) -> Result<Json<Value>, ApiError> {
     let id = events::parse_id(&id).map_err(|_| ApiError::NotFound("event".into()))?;
     events::show(state.store(), &id).await?;
-    let (outcome, event) = events::retry(state.store(), &id, state.default_daily_cap()).await?;
+    let (outcome, event) = events::retry(state.store(), &id, state.inbox().projection()).await?;
     tracing::info!(key.id = %admin.id, event.id = %id, ?outcome, "operator retried event");
     let result = match outcome {
         RetryOutcome::Processed => "processed",

@@ -53,9 +53,10 @@ async fn spawn(auth: UserAuth, secure: bool) -> App {
             secrets: vec![],
             tolerance: Duration::from_secs(300),
             default_daily_cap: 10,
+            catalog: None,
         },
     );
-    let state = AppState::new(db.store.clone(), inbox, 10).with_user_auth(auth, secure);
+    let state = AppState::new(db.store.clone(), inbox).with_user_auth(auth, secure);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(serve(listener, router(state), std::future::pending()));

@@ -293,6 +293,15 @@ async fn the_success_page_grants_before_the_webhook_and_the_webhook_then_changes
             .expect("read")
             .expect("granted now");
         assert_eq!(account.events, ["stripe_checkout"], "{b}");
+        let features = shop
+            .call(Method::GET, "/api/me/entitlements", Some("ada"), None)
+            .await;
+        assert_eq!(
+            features.body["features"]["api"], true,
+            "{b}: {}",
+            features.body
+        );
+        let version = features.body["version"].clone();
         let subs = subscriptions(&shop, "ada").await;
         assert_eq!(subs.len(), 1, "{b}");
         assert_eq!(subs[0]["status"], "active", "{b}");
@@ -338,6 +347,13 @@ async fn the_success_page_grants_before_the_webhook_and_the_webhook_then_changes
             .expect("read")
             .expect("account");
         assert_eq!(account.events, ["stripe_checkout"], "{b}: provisioned once");
+        let after = shop
+            .call(Method::GET, "/api/me/entitlements", Some("ada"), None)
+            .await;
+        assert_eq!(
+            after.body["version"], version,
+            "{b}: the webhooks bumped nothing"
+        );
     }
 }
 
@@ -874,4 +890,105 @@ async fn plans_list_the_catalog_for_a_pricing_page() {
     assert_eq!(pack["credits"], 100);
     let tiers: Vec<i64> = plans.iter().filter_map(|p| p["tier"].as_i64()).collect();
     assert!(tiers.windows(2).all(|w| w[0] <= w[1]), "{tiers:?}");
+}
+
+async fn entitlements(shop: &Shop, who: &str, query: &str) -> crate::shop::Reply {
+    shop.call(
+        Method::GET,
+        &format!("/api/me/entitlements{query}"),
+        Some(who),
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn entitlements_follow_purchases_changes_and_cancellation_with_a_growing_version() {
+    for shop in shops().await {
+        let b = shop.backend;
+        let none = entitlements(&shop, "ada", "").await;
+        assert_eq!(none.status, StatusCode::OK, "{b}: {}", none.body);
+        assert_eq!(none.body["version"], 0, "{b}");
+        assert_eq!(none.body["features"], json!({}), "{b}");
+
+        buy(&shop, "ada", "pro_monthly").await;
+        let granted = entitlements(&shop, "ada", "").await;
+        assert_eq!(
+            granted.body["features"]["api"], true,
+            "{b}: {}",
+            granted.body
+        );
+        assert_eq!(granted.body["features"]["projects"], 50, "{b}");
+        assert_eq!(granted.body["source"], "database");
+        let v1 = granted.body["version"].as_i64().expect("version");
+        assert!(v1 >= 1, "{b}");
+        let exports = entitlements(&shop, "ada", "?feature=exports").await;
+        assert_eq!(exports.body["allowed"], true, "{b}: {}", exports.body);
+        let sso = entitlements(&shop, "ada", "?feature=sso").await;
+        assert_eq!(
+            sso.body["allowed"], false,
+            "{b}: Team has SSO, Pro does not"
+        );
+        let ahead = entitlements(&shop, "ada", &format!("?min_version={}", v1 + 1)).await;
+        assert_eq!(
+            ahead.status,
+            StatusCode::CONFLICT,
+            "{b}: never an older answer"
+        );
+        let at = entitlements(&shop, "ada", &format!("?min_version={v1}")).await;
+        assert_eq!(at.status, StatusCode::OK, "{b}");
+
+        // The product's backend asks with its server key.
+        let server = shop.server_key(ApiKeyRole::Server).await;
+        let by_server = shop
+            .call_with_token(Method::GET, "/api/entitlements/ada", Some(&server), None)
+            .await;
+        assert_eq!(by_server.status, StatusCode::OK, "{b}: {}", by_server.body);
+        assert_eq!(by_server.body["version"], v1, "{b}");
+        assert_eq!(by_server.body["user_id"], "ada");
+        let as_user = shop
+            .call(Method::GET, "/api/entitlements/ada", Some("ada"), None)
+            .await;
+        assert_eq!(
+            as_user.status,
+            StatusCode::UNAUTHORIZED,
+            "{b}: a user token is not a key"
+        );
+        assert_eq!(
+            entitlements(&shop, "bob", "").await.body["features"],
+            json!({}),
+            "{b}: bob has nothing"
+        );
+
+        // Upgrading changes the features, and the version.
+        let id = subscriptions(&shop, "ada").await[0]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        change(&shop, &id, json!({ "price": "team_monthly_seat" })).await;
+        let team = entitlements(&shop, "ada", "").await;
+        assert_eq!(team.body["features"]["sso"], true, "{b}: {}", team.body);
+        let v2 = team.body["version"].as_i64().expect("version");
+        assert!(v2 > v1, "{b}");
+
+        // Cancelling now takes everything away, at a newer version still.
+        let canceled = shop
+            .call(
+                Method::DELETE,
+                &format!("/api/subscriptions/{id}"),
+                Some("ada"),
+                None,
+            )
+            .await;
+        assert_eq!(canceled.status, StatusCode::OK, "{b}");
+        let gone = entitlements(&shop, "ada", "").await;
+        assert_eq!(gone.body["features"], json!({}), "{b}: {}", gone.body);
+        let v3 = gone.body["version"].as_i64().expect("version");
+        assert!(v3 > v2, "{b}");
+        // The cancellation's webhooks, arriving later, change nothing.
+        shop.flush().await;
+        let settled = entitlements(&shop, "ada", "").await;
+        assert_eq!(settled.body["version"], v3, "{b}: {}", settled.body);
+        assert_eq!(settled.body["features"], json!({}), "{b}");
+    }
 }

@@ -232,8 +232,7 @@ async fn concurrent_retries_apply_a_recovered_event_once() {
         let broken = TestApp::spawn_with(
             db.clone(),
             AppConfig {
-                inbox_daily_cap: -1,
-                retry_daily_cap: -1,
+                daily_cap: -1,
                 ..AppConfig::default()
             },
         )
@@ -273,8 +272,7 @@ async fn concurrent_retries_apply_a_recovered_event_once() {
         let fixed = TestApp::spawn_with(
             db.clone(),
             AppConfig {
-                inbox_daily_cap: FIXED_CAP,
-                retry_daily_cap: FIXED_CAP,
+                daily_cap: FIXED_CAP,
                 ..AppConfig::default()
             },
         )

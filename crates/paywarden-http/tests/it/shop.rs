@@ -131,7 +131,7 @@ impl Shop {
         let billing = Billing::new(
             db.store.clone(),
             stripe_client(&stripe_base),
-            catalog,
+            catalog.clone(),
             PublicBaseUrl::parse(&base).expect("base"),
             10,
         );
@@ -143,6 +143,7 @@ impl Shop {
                     .remove(0)],
                 tolerance: Duration::from_secs(300),
                 default_daily_cap: 10,
+                catalog: Some(catalog.clone()),
             },
         );
         let auth = UserAuth::hs256(
@@ -154,7 +155,7 @@ impl Shop {
             },
         )
         .expect("auth");
-        let state = AppState::new(db.store.clone(), inbox, 10)
+        let state = AppState::new(db.store.clone(), inbox)
             .with_user_auth(auth, false)
             .with_billing(billing);
         let app_task = tokio::spawn(async move {

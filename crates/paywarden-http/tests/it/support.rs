@@ -28,18 +28,15 @@ pub const DAILY_CAP: i64 = 40;
 pub struct AppConfig {
     /// Accepted webhook secrets (rotation: more than one).
     pub secrets: Vec<String>,
-    /// The cap the webhook inbox provisions accounts with.
-    pub inbox_daily_cap: i64,
-    /// The cap operator retries provision accounts with.
-    pub retry_daily_cap: i64,
+    /// The cap provisioned accounts start with (webhooks and retries alike).
+    pub daily_cap: i64,
 }
 
 impl Default for AppConfig {
     fn default() -> Self {
         Self {
             secrets: vec![TEST_WEBHOOK_SECRET.to_owned()],
-            inbox_daily_cap: DAILY_CAP,
-            retry_daily_cap: DAILY_CAP,
+            daily_cap: DAILY_CAP,
         }
     }
 }
@@ -148,10 +145,11 @@ impl TestApp {
             WebhookSettings {
                 secrets,
                 tolerance: Duration::from_secs(300),
-                default_daily_cap: config.inbox_daily_cap,
+                default_daily_cap: config.daily_cap,
+                catalog: None,
             },
         );
-        let state = AppState::new(store.clone(), inbox, config.retry_daily_cap);
+        let state = AppState::new(store.clone(), inbox);
         // Bound before serving: the socket accepts at once, no waiting needed.
         let listener = TcpListener::bind("127.0.0.1:0")
             .await

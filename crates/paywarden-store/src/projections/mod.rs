@@ -13,10 +13,14 @@ mod subscriptions;
 
 use std::future::Future;
 
+use std::sync::Arc;
+
+use paywarden_core::catalog::Catalog;
 use paywarden_core::projection::Change;
-use paywarden_core::Currency;
+use paywarden_core::{Currency, UserId};
 use sqlx::{AnyConnection, Connection};
 
+use crate::entitlements;
 use crate::error::StoreError;
 use crate::store::StoreTx;
 
@@ -27,6 +31,9 @@ pub struct ApplyContext {
     pub default_daily_cap: i64,
     /// Now, in unix milliseconds.
     pub now: i64,
+    /// The catalog whose access policy resolves entitlements; without one,
+    /// entitlements are not recomputed (tests of the projections alone).
+    pub catalog: Option<Arc<Catalog>>,
 }
 
 /// Applying projections, inside a transaction.
@@ -63,6 +70,10 @@ impl ProjectionWriter for StoreTx {
                 return Err(err);
             }
         }
+        if let Err(err) = refresh_entitlements(&mut savepoint, changes, ctx).await {
+            savepoint.rollback().await?;
+            return Err(err);
+        }
         savepoint.commit().await?;
         Ok(())
     }
@@ -75,8 +86,40 @@ impl ProjectionWriter for StoreTx {
         for change in changes {
             apply(&mut self.tx, change, ctx).await?;
         }
-        Ok(())
+        refresh_entitlements(&mut self.tx, changes, ctx).await
     }
+}
+
+/// Recomputes the entitlements of every user these changes may concern.
+async fn refresh_entitlements(
+    conn: &mut AnyConnection,
+    changes: &[Change],
+    ctx: &ApplyContext,
+) -> Result<(), StoreError> {
+    let Some(catalog) = &ctx.catalog else {
+        return Ok(());
+    };
+    let mut users: Vec<UserId> = Vec::new();
+    for change in changes {
+        match change {
+            Change::Subscription(r) => {
+                users.extend(entitlements::users_of_subscription(conn, r.id.as_str()).await?)
+            }
+            Change::SubscriptionActivation(a) => {
+                users.extend(entitlements::users_of_subscription(conn, a.id.as_str()).await?)
+            }
+            Change::CheckoutSession(r) => users.extend(r.user_id.clone()),
+            Change::CustomerLink(link) => users.push(link.user_id.clone()),
+            Change::Customer(r) => users.extend(r.user_id.clone()),
+            _ => {}
+        }
+    }
+    users.sort();
+    users.dedup();
+    for user in &users {
+        entitlements::recompute(conn, user, catalog, ctx.now).await?;
+    }
+    Ok(())
 }
 
 async fn apply(

@@ -222,6 +222,7 @@ static CHECKOUT_SESSIONS: LazyLock<String> = LazyLock::new(|| {
             ("payment_intent_id", KeepIfMissing),
             ("amount_total", Replace),
             ("currency", Replace),
+            ("plan", KeepIfMissing),
         ],
     }
     .upsert_sql()
@@ -243,7 +244,8 @@ pub(super) async fn checkout_session(
         .bind(r.subscription.as_ref().map(|s| s.as_str()))
         .bind(r.payment_intent.as_ref().map(|s| s.as_str()))
         .bind(r.amount_total)
-        .bind(currency_text(r.currency));
+        .bind(currency_text(r.currency))
+        .bind(r.plan.as_deref());
     run(conn, query, &r.precedence, ctx).await
 }
 

@@ -32,6 +32,7 @@ async fn a_deadlock_is_transient() {
     let ctx = ApplyContext {
         default_daily_cap: 1,
         now: now_ms(),
+        catalog: None,
     };
     // Both rows exist, so the upserts below take row locks.
     for (id, event) in [("cus_a", "evt_seed_a"), ("cus_b", "evt_seed_b")] {

@@ -15,6 +15,7 @@ async fn an_event_is_claimed_once_and_projected() {
         let ctx = ApplyContext {
             default_daily_cap: 100,
             now: now_ms(),
+            catalog: None,
         };
         for expected in [Claim::New, Claim::Duplicate] {
             let mut tx = t.store.begin().await.expect("begin");

@@ -23,6 +23,7 @@ pub fn ctx() -> ApplyContext {
     ApplyContext {
         default_daily_cap: DAILY_CAP,
         now: now_ms(),
+        catalog: None,
     }
 }
 

@@ -1,8 +1,8 @@
 //! `paywarden events list|show|retry`: the admin events API, from a shell.
 
 use clap::Subcommand;
-use paywarden_app::events;
 use paywarden_app::retry::RetryOutcome;
+use paywarden_app::{events, ProjectionSettings};
 use paywarden_http::event_json;
 use serde_json::json;
 
@@ -56,7 +56,13 @@ pub async fn run(config: &Config, command: EventsCommand) -> anyhow::Result<()> 
         }
         EventsCommand::Retry { id } => {
             let id = events::parse_id(&id)?;
-            let (outcome, event) = events::retry(&store, &id, config.default_daily_cap).await?;
+            let (outcome, event) = events::retry(
+                &store,
+                &id,
+                &ProjectionSettings::new(config.default_daily_cap)
+                    .with_catalog(config.catalog.clone()),
+            )
+            .await?;
             let result = match &outcome {
                 RetryOutcome::Processed => "processed",
                 RetryOutcome::StillFailing(_) => "failed",

@@ -176,9 +176,10 @@ impl InProcessApp {
                 secrets: vec![WebhookSecret::new(TEST_WEBHOOK_SECRET).expect("secret")],
                 tolerance: Duration::from_secs(300),
                 default_daily_cap: 100,
+                catalog: None,
             },
         );
-        let app = router(AppState::new(store.clone(), inbox, 100));
+        let app = router(AppState::new(store.clone(), inbox));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let (stop, stopped) = oneshot::channel::<()>();
