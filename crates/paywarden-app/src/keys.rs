@@ -85,15 +85,51 @@ pub async fn create(store: &Store, name: &str, role: ApiKeyRole) -> Result<Creat
     Ok(CreatedKey { key, secret })
 }
 
-/// The live key a client presented, if any.
-pub async fn authenticate(
-    store: &Store,
-    presented: &PresentedKey,
-) -> Result<Option<ApiKey>, AppError> {
-    if !presented.0.expose_secret().starts_with(KEY_PREFIX) {
-        return Ok(None);
+/// Live keys remembered for a few seconds, so a hot route (an entitlement
+/// check) does not pay a database round trip per request. A revoked key
+/// stops working within [`KeyCache::TTL`]; an unknown key is never
+/// remembered, so a new key works at once.
+#[derive(Clone)]
+pub struct KeyCache {
+    store: Store,
+    live: moka::sync::Cache<String, ApiKey>,
+}
+
+impl fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyCache").finish_non_exhaustive()
     }
-    Ok(store.find_api_key(&presented.hash()).await?)
+}
+
+impl KeyCache {
+    /// How long a live key is trusted without asking the database again.
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            live: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Self::TTL)
+                .build(),
+        }
+    }
+
+    /// The live key a client presented, if any.
+    pub async fn authenticate(&self, presented: &PresentedKey) -> Result<Option<ApiKey>, AppError> {
+        if !presented.0.expose_secret().starts_with(KEY_PREFIX) {
+            return Ok(None);
+        }
+        let hash = presented.hash();
+        if let Some(key) = self.live.get(&hash) {
+            return Ok(Some(key));
+        }
+        let found = self.store.find_api_key(&hash).await?;
+        if let Some(key) = &found {
+            self.live.insert(hash, key.clone());
+        }
+        Ok(found)
+    }
 }
 
 pub async fn list(store: &Store) -> Result<Vec<ApiKey>, AppError> {

@@ -124,53 +124,68 @@ stripe_id!(/// A Stripe price id. Legacy plans share the id space and their ids 
     /// chosen by the merchant (`gold`), so no prefix is required.
     PriceId, "price", [""]);
 
-/// An operator API key's public id (`key_<ulid>`): what lists and logs show.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ApiKeyId(ulid::Ulid);
+/// One of paywarden's own ids: a prefix Stripe never uses and a
+/// time-sortable ULID body (`key_01J…`).
+macro_rules! own_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(ulid::Ulid);
 
-impl ApiKeyId {
-    const PREFIX: &'static str = "key_";
+        impl $name {
+            const PREFIX: &'static str = $prefix;
 
-    /// A fresh, time-sortable id.
-    pub fn generate() -> Self {
-        Self(ulid::Ulid::new())
-    }
+            /// A fresh, time-sortable id.
+            pub fn generate() -> Self {
+                Self(ulid::Ulid::new())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(value: &str) -> Result<Self, IdError> {
+                let body = value
+                    .strip_prefix(Self::PREFIX)
+                    .ok_or_else(|| IdError::Prefix {
+                        kind: $kind,
+                        prefix: Self::PREFIX,
+                        value: value.chars().take(64).collect(),
+                    })?;
+                body.parse().map(Self).map_err(|_| IdError::Body {
+                    kind: $kind,
+                    value: value.chars().take(64).collect(),
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}{}", Self::PREFIX, self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({self})", stringify!($name))
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+    };
 }
 
-impl FromStr for ApiKeyId {
-    type Err = IdError;
-    fn from_str(value: &str) -> Result<Self, IdError> {
-        let body = value
-            .strip_prefix(Self::PREFIX)
-            .ok_or_else(|| IdError::Prefix {
-                kind: "api key",
-                prefix: Self::PREFIX,
-                value: value.chars().take(64).collect(),
-            })?;
-        body.parse().map(Self).map_err(|_| IdError::Body {
-            kind: "api key",
-            value: value.chars().take(64).collect(),
-        })
-    }
-}
-
-impl fmt::Display for ApiKeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", Self::PREFIX, self.0)
-    }
-}
-
-impl fmt::Debug for ApiKeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ApiKeyId({self})")
-    }
-}
-
-impl Serialize for ApiKeyId {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
+own_id!(
+    /// An operator API key's public id (`key_<ulid>`): what lists and logs show.
+    ApiKeyId, "key_", "api key"
+);
+own_id!(
+    /// A grant of features an operator made by hand (`grt_<ulid>`).
+    ManualGrantId, "grt_", "manual grant"
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use paywarden_app::keys::{authenticate, PresentedKey};
+use paywarden_app::keys::PresentedKey;
 use paywarden_store::{ApiKey, ApiKeyRole};
 
 use crate::error::ApiError;
@@ -26,7 +26,9 @@ fn bearer(parts: &Parts) -> Option<PresentedKey> {
 
 async fn api_key(parts: &Parts, state: &AppState) -> Result<ApiKey, ApiError> {
     let presented = bearer(parts).ok_or(ApiError::Unauthenticated)?;
-    let key = authenticate(state.store(), &presented)
+    let key = state
+        .keys()
+        .authenticate(&presented)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     tracing::Span::current().record("key.id", tracing::field::display(&key.id));

@@ -25,6 +25,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
+use paywarden_app::entitlements::Entitlements;
+use paywarden_app::keys::KeyCache;
 use paywarden_app::webhooks::WebhookInbox;
 use paywarden_store::Store;
 use tokio::net::TcpListener;
@@ -38,21 +40,44 @@ pub struct AppState {
     inner: Arc<Inner>,
     users: Arc<extract::user::Users>,
     billing: Option<paywarden_app::billing::Billing>,
+    entitlements: Option<Entitlements>,
 }
 
 #[derive(Debug)]
 struct Inner {
     store: Store,
     inbox: WebhookInbox,
+    keys: KeyCache,
 }
 
 impl AppState {
     pub fn new(store: Store, inbox: WebhookInbox) -> Self {
         Self {
-            inner: Arc::new(Inner { store, inbox }),
+            inner: Arc::new(Inner {
+                keys: KeyCache::new(store.clone()),
+                store,
+                inbox,
+            }),
             users: Arc::default(),
             billing: None,
+            entitlements: None,
         }
+    }
+
+    /// Turns entitlement checks on (without it they answer 503).
+    pub fn with_entitlements(mut self, entitlements: Entitlements) -> Self {
+        self.entitlements = Some(entitlements);
+        self
+    }
+
+    pub(crate) fn entitlements(&self) -> Result<&Entitlements, ApiError> {
+        self.entitlements
+            .as_ref()
+            .ok_or(ApiError::Unavailable(None))
+    }
+
+    pub(crate) fn keys(&self) -> &KeyCache {
+        &self.inner.keys
     }
 
     /// Turns selling on: plans, Checkout, subscriptions, the portal

@@ -18,7 +18,7 @@ use paywarden_core::UserId;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::StoreError;
-use crate::store::Store;
+use crate::store::{Store, StoreTx};
 
 /// A user's entitlements as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,23 +194,24 @@ async fn facts_of(conn: &mut AnyConnection, user: &UserId) -> Result<UserFacts, 
 }
 
 /// Resolves `user`'s entitlements from the facts in this transaction and
-/// stores them if they changed (version + 1). Answers the row now stored.
+/// stores them if they changed (version + 1). Answers the row now stored,
+/// and whether this call rewrote it.
 pub(crate) async fn recompute(
     conn: &mut AnyConnection,
     user: &UserId,
     catalog: &Catalog,
     now_ms: i64,
-) -> Result<EntitlementsRow, StoreError> {
+) -> Result<(EntitlementsRow, bool), StoreError> {
     let facts = facts_of(conn, user).await?;
     let resolved = entitlements_of(catalog, &facts, now_ms.div_euclid(1000));
     let current = read_row(conn, user).await?;
     if let Some(current) = &current {
         if current.features == resolved.features && current.expires_at == resolved.expires_at {
-            return Ok(current.clone());
+            return Ok((current.clone(), false));
         }
     } else if resolved.features.is_empty() && resolved.expires_at.is_none() {
         // Nothing granted and nothing ever was: no row needed.
-        return Ok(EntitlementsRow::empty(user, now_ms));
+        return Ok((EntitlementsRow::empty(user, now_ms), false));
     }
     let version = current.as_ref().map_or(0, |c| c.version) + 1;
     let features = serde_json::to_string(&resolved.features)
@@ -227,13 +228,31 @@ pub(crate) async fn recompute(
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
-    Ok(EntitlementsRow {
+    let row = EntitlementsRow {
         user_id: user.clone(),
         version,
         features: resolved.features,
         expires_at: resolved.expires_at,
         computed_at: now_ms,
-    })
+    };
+    Ok((row, true))
+}
+
+impl StoreTx {
+    /// Recomputes `user`'s entitlements in this transaction; a rewritten
+    /// row is announced to the store's listener after commit.
+    pub(crate) async fn recompute_entitlements(
+        &mut self,
+        user: &UserId,
+        catalog: &Catalog,
+        now_ms: i64,
+    ) -> Result<EntitlementsRow, StoreError> {
+        let (row, changed) = recompute(&mut self.tx, user, catalog, now_ms).await?;
+        if changed {
+            self.changed_entitlements.push(row.clone());
+        }
+        Ok(row)
+    }
 }
 
 impl EntitlementReader for Store {
@@ -254,7 +273,7 @@ impl EntitlementReader for Store {
         }
         // Expired: recompute under a write transaction.
         let mut tx = self.begin().await?;
-        let row = recompute(&mut tx.tx, user, catalog, now_ms).await?;
+        let row = tx.recompute_entitlements(user, catalog, now_ms).await?;
         tx.commit().await?;
         Ok(row)
     }

@@ -19,6 +19,8 @@ mod backend;
 mod entitlements;
 mod error;
 mod events;
+mod listener;
+mod manual_grants;
 mod projections;
 mod purchases;
 mod reads;
@@ -34,6 +36,8 @@ pub use events::{
     Claim, EventFilter, EventInbox, EventLog, EventOutcome, EventPage, EventStatus, NewEvent,
     StoredEvent,
 };
+pub use listener::CommitListener;
+pub use manual_grants::{ManualGrant, ManualGrants, NewManualGrant};
 pub use projections::{ApplyContext, ProjectionWriter};
 pub use purchases::{CheckoutRequest, Purchases, SubscriptionItemRow, LIVE_STATUSES};
 pub use reads::{AccountView, ProjectionCounts, ProjectionReader, SubscriptionView};

@@ -3,11 +3,15 @@
 use std::fmt;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{Any, AnyPool, Transaction};
 
 use crate::backend::{Backend, Pools};
+use crate::entitlements::EntitlementsRow;
 use crate::error::StoreError;
+use crate::listener::CommitListener;
 
 /// A database URL. It may hold a password, so `Debug` and `Display` mask it.
 #[derive(Clone)]
@@ -81,6 +85,7 @@ pub struct Store {
     pub(crate) read: AnyPool,
     pub(crate) write: AnyPool,
     pub(crate) backend: Backend,
+    pub(crate) listener: Option<Arc<dyn CommitListener>>,
 }
 
 impl fmt::Debug for Store {
@@ -100,7 +105,15 @@ impl Store {
             read,
             write,
             backend,
+            listener: None,
         })
+    }
+
+    /// This store, telling `listener` what every committed transaction
+    /// changed (clones made after this call share it).
+    pub fn with_listener(mut self, listener: Arc<dyn CommitListener>) -> Self {
+        self.listener = Some(listener);
+        self
     }
 
     pub fn backend(&self) -> Backend {
@@ -128,6 +141,8 @@ impl Store {
         Ok(StoreTx {
             tx,
             backend: self.backend,
+            changed_entitlements: Vec::new(),
+            listener: self.listener.clone(),
         })
     }
 
@@ -142,6 +157,9 @@ impl Store {
 pub struct StoreTx {
     pub(crate) tx: Transaction<'static, Any>,
     pub(crate) backend: Backend,
+    /// Entitlements rewritten in this transaction, announced after commit.
+    pub(crate) changed_entitlements: Vec<EntitlementsRow>,
+    listener: Option<Arc<dyn CommitListener>>,
 }
 
 impl fmt::Debug for StoreTx {
@@ -153,8 +171,15 @@ impl fmt::Debug for StoreTx {
 }
 
 impl StoreTx {
+    /// Commits, then tells the store's listener what changed (only what
+    /// is now durable is ever announced).
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
+        if let Some(listener) = &self.listener {
+            if !self.changed_entitlements.is_empty() {
+                listener.entitlements_changed(&self.changed_entitlements);
+            }
+        }
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 //! per backend so a case runs against both.
 #![forbid(unsafe_code)]
 
+pub mod chaos_proxy;
 pub mod stripe_proxy;
 
 use std::fmt;

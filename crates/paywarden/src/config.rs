@@ -13,10 +13,12 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use paywarden_app::entitlements::{CacheSettings, RedisSettings};
 use paywarden_app::PublicBaseUrl;
 use paywarden_core::catalog::Catalog;
 use paywarden_core::signature::WebhookSecret;
 use paywarden_store::{DatabaseUrl, StoreOptions};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::auth_config::{AuthSettings, RawAuth};
@@ -73,6 +75,17 @@ struct RawConfig {
     /// The catalog file. Unset: `catalog.toml` if present, else the demo
     /// catalog in the embedded default and an empty one otherwise.
     catalog_file: Option<PathBuf>,
+    /// `redis://host:6379`: the shared entitlements cache tier and its
+    /// change channel (unset: memory and the database only).
+    redis_url: Option<String>,
+    /// Prefix of paywarden's Redis keys and channels.
+    redis_prefix: String,
+    /// Milliseconds one Redis command may take before the database answers.
+    redis_timeout_ms: u64,
+    /// Seconds an entitlements row lives in this process's memory.
+    cache_ttl_secs: u64,
+    /// Users' entitlements kept in memory at most.
+    cache_max_entries: u64,
 }
 
 impl Default for RawConfig {
@@ -99,6 +112,11 @@ impl Default for RawConfig {
             demo_mode: None,
             public_base_url: None,
             catalog_file: None,
+            redis_url: None,
+            redis_prefix: "paywarden".into(),
+            redis_timeout_ms: 50,
+            cache_ttl_secs: 60,
+            cache_max_entries: 2_000_000,
         }
     }
 }
@@ -127,6 +145,11 @@ const KEYS: &[&str] = &[
     "demo_mode",
     "public_base_url",
     "catalog_file",
+    "redis_url",
+    "redis_prefix",
+    "redis_timeout_ms",
+    "cache_ttl_secs",
+    "cache_max_entries",
 ];
 
 /// How logs are written.
@@ -159,6 +182,8 @@ pub struct Config {
     pub catalog: Arc<Catalog>,
     /// Where the catalog came from, for logs.
     pub catalog_source: String,
+    /// The entitlements cache: memory, and Redis when configured.
+    pub cache: CacheSettings,
 }
 
 impl Config {
@@ -181,12 +206,14 @@ impl Config {
                 "STRIPE_WEBHOOK_SECRET",
                 "STRIPE_SECRET_KEY",
                 "STRIPE_API_BASE",
+                "REDIS_URL",
             ]));
         let raw: RawConfig = figment.extract().context("reading configuration")?;
         Self::check(raw)
     }
 
     fn check(raw: RawConfig) -> anyhow::Result<Self> {
+        let cache = check_cache(&raw)?;
         let url = DatabaseUrl::new(raw.database_url);
         url.backend().context("database_url (DATABASE_URL)")?;
         if raw.database_max_connections == 0 {
@@ -264,8 +291,44 @@ impl Config {
             public_base_url,
             catalog: Arc::new(catalog),
             catalog_source,
+            cache,
         })
     }
+}
+
+/// The cache settings, with Redis when `redis_url` is set.
+fn check_cache(raw: &RawConfig) -> anyhow::Result<CacheSettings> {
+    if raw.cache_ttl_secs == 0 {
+        bail!("cache_ttl_secs must be at least 1");
+    }
+    if raw.redis_timeout_ms == 0 || raw.redis_timeout_ms > 10_000 {
+        bail!("redis_timeout_ms must be between 1 and 10000");
+    }
+    let prefix = raw.redis_prefix.trim();
+    if prefix.is_empty() || prefix.contains(char::is_whitespace) {
+        bail!("redis_prefix must be a non-empty word");
+    }
+    let redis = match raw.redis_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(url) => {
+            let parsed = url::Url::parse(url).context("redis_url (REDIS_URL) is not a URL")?;
+            if !matches!(parsed.scheme(), "redis" | "rediss") {
+                bail!("redis_url (REDIS_URL) must start with redis:// or rediss://");
+            }
+            Some(RedisSettings {
+                url: SecretString::from(url.to_owned()),
+                prefix: prefix.to_owned(),
+                timeout: Duration::from_millis(raw.redis_timeout_ms),
+                ttl: Duration::from_secs(3600),
+            })
+        }
+    };
+    Ok(CacheSettings {
+        max_entries: raw.cache_max_entries.max(1),
+        ttl: Duration::from_secs(raw.cache_ttl_secs),
+        redis,
+        ..CacheSettings::default()
+    })
 }
 
 /// The demo catalog shipped with paywarden (`catalog.toml` at the root).

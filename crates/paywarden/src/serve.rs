@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use paywarden_app::billing::sync::sync_catalog;
 use paywarden_app::billing::Billing;
+use paywarden_app::entitlements::{EntitlementCache, Entitlements};
 use paywarden_app::retry::RetryWorker;
 use paywarden_app::webhooks::{WebhookInbox, WebhookSettings};
 use paywarden_http::{router, serve, AppState};
@@ -24,9 +25,13 @@ use crate::stripe::{StripeSetup, StripeTarget};
 const SIM_SAVE_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let cache = EntitlementCache::start(config.cache.clone(), shutdown.clone())
+        .context("starting the entitlements cache")?;
     let store = Store::connect(&config.database)
         .await
-        .with_context(|| format!("connecting to {}", config.database.url))?;
+        .with_context(|| format!("connecting to {}", config.database.url))?
+        .with_listener(cache.clone());
     store.migrate().await.context("migrating the database")?;
     let listener = TcpListener::bind(config.addr)
         .await
@@ -56,7 +61,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             catalog: Some(config.catalog.clone()),
         },
     );
-    let shutdown = CancellationToken::new();
     let saver = match (&embedded, &config.sim_state_file) {
         (Some(sim), Some(path)) => Some(tokio::spawn(persist::keep_saved(
             sim.sim.clone(),
@@ -86,7 +90,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             target.v1()
         ),
     }
-    let mut state = AppState::new(store.clone(), inbox);
+    match &config.cache.redis {
+        Some(redis) => {
+            info!(redis.prefix = %redis.prefix, "entitlements cache: memory, then redis, then the database")
+        }
+        None => info!("entitlements cache: memory, then the database (REDIS_URL unset)"),
+    }
+    let entitlements = Entitlements::new(store.clone(), config.catalog.clone(), cache);
+    let mut state = AppState::new(store.clone(), inbox).with_entitlements(entitlements);
     match config.auth.build()? {
         Some(auth) => {
             if auth.demo_mode() {

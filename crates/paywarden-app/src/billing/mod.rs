@@ -79,11 +79,6 @@ impl Billing {
         &self.inner.catalog
     }
 
-    /// The store selling writes to (entitlement checks read it too).
-    pub fn store_handle(&self) -> &Store {
-        &self.inner.store
-    }
-
     pub fn stripe(&self) -> &StripeClient {
         &self.inner.stripe
     }

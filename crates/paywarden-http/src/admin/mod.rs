@@ -4,6 +4,7 @@
 //! [`AdminKey`]: crate::auth::AdminKey
 
 mod events;
+mod grants;
 
 pub use events::event_json;
 
@@ -12,5 +13,5 @@ use axum::Router;
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    events::routes()
+    events::routes().merge(grants::routes())
 }

@@ -7,7 +7,7 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use paywarden_app::entitlements::{allows, check, Checked};
+use paywarden_app::entitlements::{allows, Checked};
 use paywarden_core::UserId;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -55,14 +55,10 @@ fn answer(checked: Checked, feature: Option<&str>) -> Value {
 }
 
 async fn run(state: &AppState, user: &UserId, params: &CheckParams) -> Result<Value, ApiError> {
-    let billing = state.billing()?;
-    let checked = check(
-        billing.store_handle(),
-        billing.catalog(),
-        user,
-        params.min_version,
-    )
-    .await?;
+    let checked = state
+        .entitlements()?
+        .check(user, params.min_version)
+        .await?;
     Ok(answer(checked, params.feature.as_deref()))
 }
 

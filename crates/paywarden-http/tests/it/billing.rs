@@ -919,7 +919,10 @@ async fn entitlements_follow_purchases_changes_and_cancellation_with_a_growing_v
             granted.body
         );
         assert_eq!(granted.body["features"]["projects"], 50, "{b}");
-        assert_eq!(granted.body["source"], "database");
+        assert_eq!(
+            granted.body["source"], "memory",
+            "{b}: the commit put it there"
+        );
         let v1 = granted.body["version"].as_i64().expect("version");
         assert!(v1 >= 1, "{b}");
         let exports = entitlements(&shop, "ada", "?feature=exports").await;

@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod batching;
 mod billing;
+mod cache;
 mod duplicates;
 mod failed_events;
 mod fixtures;

@@ -11,6 +11,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use paywarden_app::auth::{ClaimRules, UserAuth};
 use paywarden_app::billing::sync::sync_catalog;
 use paywarden_app::billing::Billing;
+use paywarden_app::entitlements::{CacheSettings, EntitlementCache, Entitlements};
 use paywarden_app::keys;
 use paywarden_app::webhooks::{WebhookInbox, WebhookSettings};
 use paywarden_app::PublicBaseUrl;
@@ -27,12 +28,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// The HS256 secret the product signs its users' tokens with.
 pub const JWT_SECRET: &str = "the-product-signs-user-tokens-with-this!";
 pub const AUDIENCE: &str = "paywarden-shop";
 const STRIPE_KEY: &str = "sk_test_paywarden_shop";
-const DEMO_CATALOG: &str = include_str!("../../../../catalog.toml");
+pub const DEMO_CATALOG: &str = include_str!("../../../../catalog.toml");
 
 /// An answer: status and JSON body (or `Null`).
 #[derive(Debug, Clone)]
@@ -50,6 +52,9 @@ pub struct Shop {
     pub http: reqwest::Client,
     pub endpoint: String,
     pub proxy: Option<Proxy>,
+    /// This app's entitlement cache.
+    pub cache: Arc<EntitlementCache>,
+    _shutdown: tokio_util::sync::DropGuard,
     _db: Arc<TestStore>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -82,7 +87,23 @@ impl Shop {
         db: TestStore,
         decide: Option<impl Fn(usize, &str) -> Action + Send + Sync + 'static>,
     ) -> Self {
+        Self::open_full(db, decide, CacheSettings::default()).await
+    }
+
+    /// With these entitlement cache settings (Redis, say).
+    pub async fn open_with_cache(db: TestStore, cache: CacheSettings) -> Self {
+        Self::open_full(db, None::<fn(usize, &str) -> Action>, cache).await
+    }
+
+    async fn open_full(
+        db: TestStore,
+        decide: Option<impl Fn(usize, &str) -> Action + Send + Sync + 'static>,
+        cache: CacheSettings,
+    ) -> Self {
         let db = Arc::new(db);
+        let shutdown = CancellationToken::new();
+        let cache = EntitlementCache::start(cache, shutdown.clone()).expect("cache");
+        let store = db.store.clone().with_listener(cache.clone());
         let http = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -129,14 +150,14 @@ impl Shop {
             .await
             .expect("sync the catalog into the stand-in");
         let billing = Billing::new(
-            db.store.clone(),
+            store.clone(),
             stripe_client(&stripe_base),
             catalog.clone(),
             PublicBaseUrl::parse(&base).expect("base"),
             10,
         );
         let inbox = WebhookInbox::new(
-            db.store.clone(),
+            store.clone(),
             WebhookSettings {
                 secrets: vec![WebhookSecret::parse_list(&secret)
                     .expect("secret")
@@ -155,21 +176,25 @@ impl Shop {
             },
         )
         .expect("auth");
-        let state = AppState::new(db.store.clone(), inbox)
+        let entitlements = Entitlements::new(store.clone(), catalog.clone(), cache.clone());
+        let state = AppState::new(store.clone(), inbox)
             .with_user_auth(auth, false)
-            .with_billing(billing);
+            .with_billing(billing)
+            .with_entitlements(entitlements);
         let app_task = tokio::spawn(async move {
             let _ = serve(listener, router(state), std::future::pending()).await;
         });
         Self {
             base,
             sim_base,
-            store: db.store.clone(),
+            store: store.clone(),
             backend: db.name,
             http,
             endpoint: endpoint["id"].as_str().expect("we_").to_owned(),
             proxy,
             _db: db,
+            cache,
+            _shutdown: shutdown.drop_guard(),
             tasks: vec![sim_task, app_task],
         }
     }

@@ -20,7 +20,7 @@ use paywarden_core::projection::Change;
 use paywarden_core::{Currency, UserId};
 use sqlx::{AnyConnection, Connection};
 
-use crate::entitlements;
+use crate::entitlements::{self, EntitlementsRow};
 use crate::error::StoreError;
 use crate::store::StoreTx;
 
@@ -70,11 +70,15 @@ impl ProjectionWriter for StoreTx {
                 return Err(err);
             }
         }
-        if let Err(err) = refresh_entitlements(&mut savepoint, changes, ctx).await {
-            savepoint.rollback().await?;
-            return Err(err);
-        }
+        let changed = match refresh_entitlements(&mut savepoint, changes, ctx).await {
+            Ok(changed) => changed,
+            Err(err) => {
+                savepoint.rollback().await?;
+                return Err(err);
+            }
+        };
         savepoint.commit().await?;
+        self.changed_entitlements.extend(changed);
         Ok(())
     }
 
@@ -86,18 +90,21 @@ impl ProjectionWriter for StoreTx {
         for change in changes {
             apply(&mut self.tx, change, ctx).await?;
         }
-        refresh_entitlements(&mut self.tx, changes, ctx).await
+        let changed = refresh_entitlements(&mut self.tx, changes, ctx).await?;
+        self.changed_entitlements.extend(changed);
+        Ok(())
     }
 }
 
-/// Recomputes the entitlements of every user these changes may concern.
+/// Recomputes the entitlements of every user these changes may concern;
+/// answers the rows that were rewritten.
 async fn refresh_entitlements(
     conn: &mut AnyConnection,
     changes: &[Change],
     ctx: &ApplyContext,
-) -> Result<(), StoreError> {
+) -> Result<Vec<EntitlementsRow>, StoreError> {
     let Some(catalog) = &ctx.catalog else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let mut users: Vec<UserId> = Vec::new();
     for change in changes {
@@ -116,10 +123,14 @@ async fn refresh_entitlements(
     }
     users.sort();
     users.dedup();
+    let mut changed = Vec::new();
     for user in &users {
-        entitlements::recompute(conn, user, catalog, ctx.now).await?;
+        let (row, rewritten) = entitlements::recompute(conn, user, catalog, ctx.now).await?;
+        if rewritten {
+            changed.push(row);
+        }
     }
-    Ok(())
+    Ok(changed)
 }
 
 async fn apply(

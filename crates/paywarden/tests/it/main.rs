@@ -8,7 +8,6 @@
 //! with a deadline. Child servers are killed when their handle drops, so a
 //! failing test leaves no process behind.
 
-mod chaosproxy;
 mod cli;
 mod crash;
 mod database;

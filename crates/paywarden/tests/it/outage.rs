@@ -20,10 +20,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-use crate::chaosproxy::ChaosProxy;
 use crate::database::postgres_base_url;
 use crate::server::eventually;
 use crate::stripe_events::{client, customer_created, deliver, invoice_paid, Answer, TestEvent};
+use paywarden_testkit::chaos_proxy::ChaosProxy;
 
 /// How long a request waits for a database connection: short, so an
 /// outage is answered quickly.

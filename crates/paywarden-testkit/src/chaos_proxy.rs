@@ -1,6 +1,6 @@
-//! A TCP proxy between the app and PostgreSQL that can cut the link, so an
-//! outage can be staged without stopping the machine's real PostgreSQL
-//! (other tests use it at the same time). After crates.io's
+//! A TCP proxy between the app and a service (PostgreSQL, Redis) that can
+//! cut the link, so an outage can be staged without stopping the machine's
+//! real service (other tests use it at the same time). After crates.io's
 //! `src/tests/util/chaosproxy.rs`.
 //!
 //! Healthy, it forwards every connection to the upstream address. Broken,
