@@ -5,6 +5,7 @@
 //! its references (`api`). Each run prints one JSON line.
 
 mod api;
+mod check;
 mod event;
 mod pool;
 mod reference;
@@ -31,6 +32,35 @@ enum Mode {
     Reference(ReferenceArgs),
     /// Call the selling API (plans, checkout) or its references.
     Api(ApiArgs),
+    /// Entitlement checks for `u0..u<users>` with a server key.
+    Check(CheckArgs),
+    /// Serve a constant JSON answer on every path (the checks' reference).
+    Constant(ConstantArgs),
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The server's base URL.
+    #[arg(long)]
+    base: String,
+    /// A `server` API key.
+    #[arg(long, env = "PAYWARDEN_BENCH_KEY", hide_env_values = true)]
+    key: String,
+    /// How many users the checks are spread over (`u0`…).
+    #[arg(long, default_value_t = 1000)]
+    users: u64,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 30)]
+    request_timeout: u64,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, Args)]
+struct ConstantArgs {
+    /// Address to listen on (loopback).
+    #[arg(long)]
+    addr: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +211,20 @@ async fn main() -> ExitCode {
             }
             Err(e) => Err(anyhow::anyhow!(e)),
         },
+        Mode::Check(args) => match Plan::from_common(&args.common) {
+            Ok(plan) => {
+                check::run(
+                    plan,
+                    args.base,
+                    args.key,
+                    args.users,
+                    Duration::from_secs(args.request_timeout),
+                )
+                .await
+            }
+            Err(e) => Err(anyhow::anyhow!(e)),
+        },
+        Mode::Constant(args) => check::serve_constant(args.addr).await,
     };
     match result {
         Ok(outcome) => exit_code(outcome.errors, outcome.stopped_early),

@@ -17,6 +17,8 @@ pub struct Tally {
     pub rejected: u64,
     /// Connection, timeout or database errors.
     pub transport: u64,
+    /// Answers that said they came from the server's memory (check mode).
+    pub memory: u64,
 }
 
 impl Tally {
@@ -31,6 +33,7 @@ impl Tally {
         self.ok += other.ok;
         self.rejected += other.rejected;
         self.transport += other.transport;
+        self.memory += other.memory;
     }
 
     pub fn errors(&self) -> u64 {
@@ -69,6 +72,8 @@ struct Line<'a> {
     transport_errors: u64,
     sent: u64,
     stopped_early: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_memory: Option<u64>,
     run_id: &'a str,
 }
 
@@ -110,6 +115,7 @@ impl Report<'_> {
             transport_errors: self.tally.transport,
             sent: self.tally.attempted,
             stopped_early: self.stopped_early,
+            from_memory: (self.mode == "check").then_some(self.tally.memory),
             run_id: self.run_id,
         };
         let line = serde_json::to_string(&line)?;

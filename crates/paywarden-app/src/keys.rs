@@ -85,10 +85,14 @@ pub async fn create(store: &Store, name: &str, role: ApiKeyRole) -> Result<Creat
     Ok(CreatedKey { key, secret })
 }
 
-/// Live keys remembered for a few seconds, so a hot route (an entitlement
-/// check) does not pay a database round trip per request. A revoked key
-/// stops working within [`KeyCache::TTL`]; an unknown key is never
-/// remembered, so a new key works at once.
+/// Live server keys remembered for a few seconds, so a hot route (an
+/// entitlement check) does not pay a database round trip per request.
+///
+/// Only server keys are remembered: an admin key can move money and change
+/// access, so it is checked against the database on every call and a revoked
+/// admin key stops working at once. A revoked server key stops working
+/// within [`KeyCache::TTL`]. An unknown key is never remembered, so
+/// a new key works at once.
 #[derive(Clone)]
 pub struct KeyCache {
     store: Store,
@@ -125,7 +129,7 @@ impl KeyCache {
             return Ok(Some(key));
         }
         let found = self.store.find_api_key(&hash).await?;
-        if let Some(key) = &found {
+        if let Some(key) = found.as_ref().filter(|k| k.role == ApiKeyRole::Server) {
             self.live.insert(hash, key.clone());
         }
         Ok(found)
