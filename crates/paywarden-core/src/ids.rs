@@ -175,6 +175,13 @@ macro_rules! own_id {
                 serializer.collect_str(self)
             }
         }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
@@ -185,6 +192,14 @@ own_id!(
 own_id!(
     /// A grant of features an operator made by hand (`grt_<ulid>`).
     ManualGrantId, "grt_", "manual grant"
+);
+own_id!(
+    /// One entry of the credits ledger (`led_<ulid>`).
+    LedgerEntryId, "led_", "ledger entry"
+);
+own_id!(
+    /// Credits set aside until settled, released or expired (`hld_<ulid>`).
+    CreditHoldId, "hld_", "credit hold"
 );
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 mod accounts;
 mod api_keys;
 mod backend;
+mod credits;
 mod entitlements;
 mod error;
 mod events;
@@ -30,6 +31,10 @@ mod time;
 
 pub use api_keys::{ApiKey, ApiKeyRole, ApiKeys, NewApiKey};
 pub use backend::Backend;
+pub use credits::{
+    CreditLedger, CreditOp, CreditOutcome, CreditReceipt, EntryKind, Hold, HoldStatus, Idempotent,
+    LedgerEntry, LedgerMismatch, LedgerPage, LedgerReport, Wallet,
+};
 pub use entitlements::{EntitlementReader, EntitlementsRow};
 pub use error::StoreError;
 pub use events::{

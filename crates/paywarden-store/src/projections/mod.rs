@@ -20,6 +20,7 @@ use paywarden_core::projection::Change;
 use paywarden_core::{Currency, UserId};
 use sqlx::{AnyConnection, Connection};
 
+use crate::credits;
 use crate::entitlements::{self, EntitlementsRow};
 use crate::error::StoreError;
 use crate::store::StoreTx;
@@ -96,8 +97,8 @@ impl ProjectionWriter for StoreTx {
     }
 }
 
-/// Recomputes the entitlements of every user these changes may concern;
-/// answers the rows that were rewritten.
+/// Recomputes the entitlements and the credit grants of every user these
+/// changes may concern; answers the entitlement rows that were rewritten.
 async fn refresh_entitlements(
     conn: &mut AnyConnection,
     changes: &[Change],
@@ -118,6 +119,20 @@ async fn refresh_entitlements(
             Change::CheckoutSession(r) => users.extend(r.user_id.clone()),
             Change::CustomerLink(link) => users.push(link.user_id.clone()),
             Change::Customer(r) => users.extend(r.user_id.clone()),
+            Change::Payment(r) => {
+                if let Some(subscription) = &r.subscription {
+                    users.extend(
+                        entitlements::users_of_subscription(conn, subscription.as_str()).await?,
+                    );
+                }
+            }
+            Change::Refund(r) => {
+                if let Some(payment_intent) = &r.payment_intent {
+                    users.extend(
+                        credits::users_of_payment_intent(conn, payment_intent.as_str()).await?,
+                    );
+                }
+            }
             _ => {}
         }
     }
@@ -129,6 +144,7 @@ async fn refresh_entitlements(
         if rewritten {
             changed.push(row);
         }
+        credits::sync_grants(conn, user, catalog, ctx.now).await?;
     }
     Ok(changed)
 }

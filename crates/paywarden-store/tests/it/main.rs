@@ -6,6 +6,7 @@ mod accounts;
 mod api_keys;
 mod concurrency;
 mod convergence;
+mod credits;
 mod deadlock;
 mod fixtures;
 mod inbox;
