@@ -22,6 +22,12 @@ pub enum AppError {
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// A debit or hold asked for more than the available balance.
+    #[error("not enough credits: {available} available")]
+    InsufficientCredits { available: i64 },
+    /// An `Idempotency-Key` already answered a different request.
+    #[error("this Idempotency-Key was used for a different request")]
+    IdempotencyKeyReused,
     /// An end user's token was refused.
     #[error(transparent)]
     Unauthorized(#[from] crate::auth::AuthError),

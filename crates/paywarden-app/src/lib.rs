@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod billing;
+pub mod credits;
 pub mod entitlements;
 mod error;
 pub mod events;

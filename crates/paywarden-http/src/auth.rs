@@ -7,6 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use paywarden_app::keys::PresentedKey;
+use paywarden_core::ids::ApiKeyId;
 use paywarden_store::{ApiKey, ApiKeyRole};
 
 use crate::error::ApiError;
@@ -50,7 +51,7 @@ impl FromRequestParts<AppState> for AdminKey {
 /// A request made with a live `server` key: the host product's backend,
 /// acting for one of its users.
 #[derive(Debug, Clone, Copy)]
-pub struct ServerKey;
+pub struct ServerKey(pub ApiKeyId);
 
 impl FromRequestParts<AppState> for ServerKey {
     type Rejection = ApiError;
@@ -60,6 +61,6 @@ impl FromRequestParts<AppState> for ServerKey {
         if key.role != ApiKeyRole::Server {
             return Err(ApiError::Forbidden);
         }
-        Ok(ServerKey)
+        Ok(ServerKey(key.id))
     }
 }

@@ -34,6 +34,10 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
+    #[error("not enough credits: {available} available")]
+    InsufficientCredits { available: i64 },
+    #[error("this Idempotency-Key was used for a different request")]
+    IdempotencyKeyReused,
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     /// Stripe declined the payment (a card error); the message is Stripe's,
@@ -64,6 +68,10 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::InsufficientCredits { .. } => (StatusCode::CONFLICT, "insufficient_credits"),
+            Self::IdempotencyKeyReused => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+            }
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::PaymentFailed(_) => (StatusCode::PAYMENT_REQUIRED, "payment_failed"),
             Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "payment_provider_error"),
@@ -85,6 +93,8 @@ impl From<AppError> for ApiError {
             AppError::Invalid(message) => Self::InvalidRequest(message),
             AppError::NotFound(what) => Self::NotFound(what.to_owned()),
             AppError::Conflict(message) => Self::Conflict(message),
+            AppError::InsufficientCredits { available } => Self::InsufficientCredits { available },
+            AppError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
             AppError::Unauthorized(AuthError::KeysUnavailable(_)) => Self::Unavailable(Some(err)),
             AppError::Unauthorized(e) => Self::Unauthorized(e.to_string()),
             AppError::Stripe(stripe) => from_stripe(stripe),

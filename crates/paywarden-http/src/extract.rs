@@ -6,6 +6,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use paywarden_core::credits::IdempotencyKeyError;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -88,19 +89,57 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             ));
         }
         let RawBody(bytes) = RawBody::from_request(req, state).await?;
-        let mut reader = serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path == "." {
-                ApiError::InvalidRequest(format!("invalid body: {inner}"))
-            } else {
-                ApiError::InvalidRequest(format!("invalid body at `{path}`: {inner}"))
-            }
-        })?;
-        reader
-            .end()
-            .map_err(|e| ApiError::InvalidRequest(format!("invalid body: {e}")))?;
-        Ok(JsonBody(value))
+        parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// Reads a JSON body into `T`, naming the field that is wrong.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::InvalidRequest(format!("invalid body: {inner}"))
+        } else {
+            ApiError::InvalidRequest(format!("invalid body at `{path}`: {inner}"))
+        }
+    })?;
+    reader
+        .end()
+        .map_err(|e| ApiError::InvalidRequest(format!("invalid body: {e}")))?;
+    Ok(value)
+}
+
+/// A JSON body that may be left out: an empty body reads as
+/// `T::default()`; a body that is there follows [`JsonBody`]'s rules.
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let has_content_type = req.headers().contains_key(axum::http::header::CONTENT_TYPE);
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        if bytes.is_empty() && !has_content_type {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJsonBody)
+    }
+}
+
+/// The `Idempotency-Key` header, if sent; a key that is not 1 to 255
+/// visible ASCII characters is a 400.
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, ApiError> {
+    use paywarden_core::credits::IdempotencyKey;
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| IdempotencyKeyError)
+        .and_then(IdempotencyKey::parse)
+        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    Ok(Some(key.as_str().to_owned()))
 }

@@ -17,6 +17,7 @@ mod webhooks;
 mod routes {
     pub mod auth;
     pub mod billing;
+    pub mod credits;
     pub mod entitlements;
     pub mod payment_pages;
 }
@@ -25,6 +26,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
+use paywarden_app::credits::Credits;
 use paywarden_app::entitlements::Entitlements;
 use paywarden_app::keys::KeyCache;
 use paywarden_app::webhooks::WebhookInbox;
@@ -48,6 +50,7 @@ struct Inner {
     store: Store,
     inbox: WebhookInbox,
     keys: KeyCache,
+    credits: Credits,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 keys: KeyCache::new(store.clone()),
+                credits: Credits::new(store.clone()),
                 store,
                 inbox,
             }),
@@ -74,6 +78,10 @@ impl AppState {
         self.entitlements
             .as_ref()
             .ok_or(ApiError::Unavailable(None))
+    }
+
+    pub(crate) fn credits(&self) -> &Credits {
+        &self.inner.credits
     }
 
     pub(crate) fn keys(&self) -> &KeyCache {
@@ -123,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/admin", admin::routes())
         .merge(routes::auth::routes())
         .merge(routes::billing::routes())
+        .merge(routes::credits::routes())
         .merge(routes::entitlements::routes())
         .merge(routes::payment_pages::routes())
         .fallback(error::not_found)

@@ -37,6 +37,9 @@ enum Command {
     /// Inspect and retry stored Stripe events.
     #[command(subcommand)]
     Events(cli::events::EventsCommand),
+    /// Check the credits ledger.
+    #[command(subcommand)]
+    Ledger(cli::ledger::LedgerCommand),
     /// Show the catalog, or put it into Stripe.
     #[command(subcommand)]
     Catalog(cli::catalog::CatalogCommand),
@@ -64,6 +67,7 @@ async fn main() -> std::process::ExitCode {
         Command::Keys(command) => cli::keys::run(&config, command).await,
         Command::Events(command) => cli::events::run(&config, command).await,
         Command::Catalog(command) => cli::catalog::run(&config, command).await,
+        Command::Ledger(command) => cli::ledger::run(&config, command).await,
         Command::Sim(args) => cli::sim::run(args).await,
     };
     match result {

@@ -3,6 +3,7 @@
 //!
 //! [`AdminKey`]: crate::auth::AdminKey
 
+mod credits;
 mod events;
 mod grants;
 
@@ -13,5 +14,7 @@ use axum::Router;
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    events::routes().merge(grants::routes())
+    events::routes()
+        .merge(grants::routes())
+        .merge(credits::routes())
 }

@@ -19,11 +19,8 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::extract::acting::ActingUser;
-use crate::extract::{JsonBody, Path, Query};
+use crate::extract::{idempotency_key, JsonBody, Path, Query};
 use crate::AppState;
-
-/// Longest client `Idempotency-Key` accepted (Stripe's own limit).
-const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -95,22 +92,6 @@ async fn show_subscription(
     Path(ObjectPath { id }): Path<ObjectPath>,
 ) -> Result<Json<SubscriptionDetails>, ApiError> {
     Ok(Json(state.billing()?.subscription(&user, &id).await?))
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let value = value
-        .to_str()
-        .ok()
-        .filter(|v| !v.is_empty() && v.len() <= MAX_IDEMPOTENCY_KEY)
-        .ok_or_else(|| {
-            ApiError::InvalidRequest(format!(
-                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
-            ))
-        })?;
-    Ok(Some(value.to_owned()))
 }
 
 async fn start_subscription(

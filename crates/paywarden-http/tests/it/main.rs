@@ -8,6 +8,7 @@ mod auth;
 mod batching;
 mod billing;
 mod cache;
+mod credits;
 mod duplicates;
 mod failed_events;
 mod fixtures;

@@ -362,6 +362,22 @@ impl Shop {
         }
     }
 
+    /// A form POST to the stand-in's API, as a Stripe SDK would send it.
+    pub async fn sim_post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let answer = self
+            .http
+            .post(format!("{}{path}", self.sim_base))
+            .bearer_auth(STRIPE_KEY)
+            .form(form)
+            .send()
+            .await
+            .expect("post to the stand-in");
+        let status = answer.status();
+        let body: Value = answer.json().await.expect("json");
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
     /// One stand-in object, by path.
     pub async fn sim_get(&self, path: &str) -> Value {
         self.http

@@ -17,7 +17,7 @@ pub(super) enum Claim {
     /// The key is new: do the work, then [`answer`].
     Fresh,
     /// The key answered this same request before.
-    Answered(CreditReceipt),
+    Answered(Box<CreditReceipt>),
     /// The key was used for a different request.
     Reused,
 }
@@ -57,7 +57,7 @@ pub(super) async fn claim(
         response.ok_or_else(|| StoreError::Corrupt("idempotency key without an answer".into()))?;
     let receipt = serde_json::from_str(&response)
         .map_err(|e| StoreError::Corrupt(format!("idempotency_keys.response: {e}")))?;
-    Ok(Claim::Answered(receipt))
+    Ok(Claim::Answered(Box::new(receipt)))
 }
 
 /// Stores the answer to a fresh claim.

@@ -26,7 +26,7 @@ pub(super) async fn apply(
     let mut tx = store.begin().await?;
     match idempotency::claim(&mut tx.tx, idempotent, now_ms).await? {
         Claim::Fresh => {}
-        Claim::Answered(receipt) => return Ok(CreditOutcome::Replayed(receipt)),
+        Claim::Answered(receipt) => return Ok(CreditOutcome::Replayed(*receipt)),
         Claim::Reused => return Ok(CreditOutcome::KeyReused),
     }
     wallet::lock(&mut tx.tx, user, now_ms).await?;

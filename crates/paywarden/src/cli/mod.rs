@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod events;
 pub mod keys;
+pub mod ledger;
 pub mod sim;
 
 use anyhow::Context;

@@ -303,3 +303,74 @@ async fn cli_events_list_show_and_retry_print_json() {
     );
     server.kill().await;
 }
+
+#[tokio::test]
+async fn cli_ledger_verify_passes_on_a_sound_ledger_and_names_a_wallet_that_is_not() {
+    use paywarden_app::credits::{Caller, Credits, DebitRequest, GrantRequest};
+    use paywarden_core::ids::ApiKeyId;
+    use paywarden_store::{DatabaseUrl, Store, StoreOptions};
+
+    let mut databases = vec![TestDatabase::sqlite()];
+    databases.extend(TestDatabase::postgres().await);
+    for db in databases {
+        let n = db.name;
+        let dir = db.dir.path();
+        assert!(
+            run(dir, &db.url, &["migrate"]).await.status.success(),
+            "{n}"
+        );
+        let store = Store::connect(&StoreOptions::new(DatabaseUrl::new(db.url.clone())))
+            .await
+            .expect("connect");
+        let credits = Credits::new(store.clone());
+        let ana: paywarden_core::UserId = "ana".parse().expect("user");
+        let grant: GrantRequest =
+            serde_json::from_value(json!({ "amount": 40, "reason": "welcome" })).expect("grant");
+        credits
+            .grant(&ana, ApiKeyId::generate(), "g", &grant)
+            .await
+            .expect("grant");
+        let debit: DebitRequest = serde_json::from_value(json!({ "amount": 15 })).expect("debit");
+        credits
+            .debit(&ana, &Caller::User(ana.clone()), "d", &debit)
+            .await
+            .expect("debit");
+
+        let sound = run(dir, &db.url, &["ledger", "verify"]).await;
+        let report = json_lines(&sound, "ledger verify");
+        assert_eq!(
+            report,
+            [json!({ "consistent": true, "wallets": 1, "entries": 2, "mismatches": [] })],
+            "{n}"
+        );
+
+        // A balance changed behind the ledger's back.
+        sqlx::query("UPDATE credit_wallets SET balance = balance + 5")
+            .execute(&mut *store_connection(&db.url).await)
+            .await
+            .expect("raw update");
+        let broken = run(dir, &db.url, &["ledger", "verify"]).await;
+        assert!(!broken.status.success(), "{n}: a broken ledger fails");
+        let printed: Value = serde_json::from_str(stdout(&broken).trim()).expect("a JSON report");
+        assert_eq!(printed["consistent"], false, "{n}");
+        assert_eq!(printed["mismatches"][0]["user_id"], "ana", "{n}: {printed}");
+        assert!(
+            stderr(&broken).contains("do not add up"),
+            "{n}: {}",
+            stderr(&broken)
+        );
+        store.close().await;
+    }
+}
+
+async fn store_connection(url: &str) -> sqlx::pool::PoolConnection<sqlx::Any> {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .expect("raw connection")
+        .acquire()
+        .await
+        .expect("a connection")
+}
