@@ -12,6 +12,7 @@ mod error;
 mod extract;
 mod health;
 mod html;
+mod metrics;
 mod observability;
 mod webhooks;
 mod routes {
@@ -127,6 +128,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(health::routes())
+        .merge(metrics::routes())
         .merge(webhooks::routes())
         .nest("/api/admin", admin::routes())
         .merge(routes::auth::routes())

@@ -524,3 +524,57 @@ async fn redis_cut_mid_load_costs_fallbacks_not_errors_and_invalidation_resumes(
         "{counts:?}"
     );
 }
+
+/// The value of one sample line of a Prometheus scrape.
+fn sample(scrape: &str, line_start: &str) -> u64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(line_start))
+        .and_then(|rest| rest.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `{line_start}` in:\n{scrape}"))
+}
+
+#[tokio::test]
+async fn metrics_count_where_checks_were_answered() {
+    let db = paywarden_testkit::TestStore::sqlite().await;
+    let shop = Shop::open(db).await;
+    let admin = shop.server_key(ApiKeyRole::Admin).await;
+    let server = shop.server_key(ApiKeyRole::Server).await;
+    let scrape = || async {
+        let response = shop
+            .http
+            .get(format!("{}/metrics", shop.base))
+            .send()
+            .await
+            .expect("scrape");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/plain")));
+        response.text().await.expect("text")
+    };
+    let before = scrape().await;
+    assert!(before.contains("# TYPE paywarden_entitlement_checks_total counter"));
+    let memory = "paywarden_entitlement_checks_total{source=\"memory\"}";
+    let database = "paywarden_entitlement_checks_total{source=\"database\"}";
+    // A user never seen: read from the database once, then from memory.
+    check(&shop.http, &shop.base, &server, "newcomer").await;
+    check(&shop.http, &shop.base, &server, "newcomer").await;
+    grant(&shop, &admin, "ada", json!({ "api": true })).await;
+    for _ in 0..3 {
+        check(&shop.http, &shop.base, &server, "ada").await;
+    }
+    let after = scrape().await;
+    assert_eq!(
+        sample(&after, database) - sample(&before, database),
+        1,
+        "{after}"
+    );
+    assert_eq!(
+        sample(&after, memory) - sample(&before, memory),
+        4,
+        "{after}"
+    );
+}
