@@ -186,6 +186,19 @@ own_id!(
     /// A grant of features an operator made by hand (`grt_<ulid>`).
     ManualGrantId, "grt_", "manual grant"
 );
+own_id!(
+    /// A destination the host product registered for outbound webhooks (`wep_<ulid>`).
+    WebhookEndpointId, "wep_", "webhook endpoint"
+);
+own_id!(
+    /// One outbound message, the same for every endpoint and every retry;
+    /// sent as `webhook-id` (`msg_<ulid>`).
+    OutboundMessageId, "msg_", "outbound message"
+);
+own_id!(
+    /// One message's delivery to one endpoint (`dlv_<ulid>`).
+    OutboundDeliveryId, "dlv_", "outbound delivery"
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ pub mod access;
 pub mod catalog;
 pub mod ids;
 pub mod money;
+pub mod outbound;
 pub mod precedence;
 pub mod projection;
 pub mod signature;
