@@ -9,6 +9,7 @@ mod convergence;
 mod deadlock;
 mod fixtures;
 mod inbox;
+mod outbound;
 mod payments;
 mod precedence;
 mod savepoint;
