@@ -10,6 +10,7 @@ pub mod entitlements;
 mod error;
 pub mod events;
 pub mod keys;
+pub mod outbound;
 mod projecting;
 mod public_url;
 pub mod retry;
