@@ -5,6 +5,7 @@
 
 mod events;
 mod grants;
+mod webhooks;
 
 pub use events::event_json;
 
@@ -13,5 +14,7 @@ use axum::Router;
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    events::routes().merge(grants::routes())
+    events::routes()
+        .merge(grants::routes())
+        .merge(webhooks::routes())
 }
