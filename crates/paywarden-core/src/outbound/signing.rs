@@ -233,11 +233,16 @@ mod tests {
             Signature::verify(secrets, id, "1614265330", header.as_str(), body, now)
         };
         assert_eq!(
-            verify(&[key.clone()], VECTOR_ID, b"{}", VECTOR_TS),
+            verify(std::slice::from_ref(&key), VECTOR_ID, b"{}", VECTOR_TS),
             Err(OutboundSignatureError::Mismatch)
         );
         assert_eq!(
-            verify(&[key.clone()], "msg_other", VECTOR_BODY, VECTOR_TS),
+            verify(
+                std::slice::from_ref(&key),
+                "msg_other",
+                VECTOR_BODY,
+                VECTOR_TS
+            ),
             Err(OutboundSignatureError::Mismatch)
         );
         assert_eq!(
@@ -250,7 +255,12 @@ mod tests {
             Err(OutboundSignatureError::Mismatch)
         );
         assert_eq!(
-            verify(&[key.clone()], VECTOR_ID, VECTOR_BODY, VECTOR_TS + 301),
+            verify(
+                std::slice::from_ref(&key),
+                VECTOR_ID,
+                VECTOR_BODY,
+                VECTOR_TS + 301
+            ),
             Err(OutboundSignatureError::OutsideTolerance)
         );
         assert_eq!(
