@@ -201,6 +201,19 @@ own_id!(
     /// Credits set aside until settled, released or expired (`hld_<ulid>`).
     CreditHoldId, "hld_", "credit hold"
 );
+own_id!(
+    /// A destination the host product registered for outbound webhooks (`wep_<ulid>`).
+    WebhookEndpointId, "wep_", "webhook endpoint"
+);
+own_id!(
+    /// One outbound message, the same for every endpoint and every retry;
+    /// sent as `webhook-id` (`msg_<ulid>`).
+    OutboundMessageId, "msg_", "outbound message"
+);
+own_id!(
+    /// One message's delivery to one endpoint (`dlv_<ulid>`).
+    OutboundDeliveryId, "dlv_", "outbound delivery"
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod credits;
 pub mod ids;
 pub mod money;
+pub mod outbound;
 pub mod precedence;
 pub mod projection;
 pub mod signature;

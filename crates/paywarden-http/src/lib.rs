@@ -44,6 +44,7 @@ pub struct AppState {
     users: Arc<extract::user::Users>,
     billing: Option<paywarden_app::billing::Billing>,
     entitlements: Option<Entitlements>,
+    outbound: Option<paywarden_app::outbound::Outbound>,
 }
 
 #[derive(Debug)]
@@ -66,6 +67,7 @@ impl AppState {
             users: Arc::default(),
             billing: None,
             entitlements: None,
+            outbound: None,
         }
     }
 
@@ -83,6 +85,16 @@ impl AppState {
 
     pub(crate) fn credits(&self) -> &Credits {
         &self.inner.credits
+    }
+
+    /// Turns the outbound webhook routes on (without it they answer 503).
+    pub fn with_outbound(mut self, outbound: paywarden_app::outbound::Outbound) -> Self {
+        self.outbound = Some(outbound);
+        self
+    }
+
+    pub(crate) fn outbound(&self) -> Result<&paywarden_app::outbound::Outbound, ApiError> {
+        self.outbound.as_ref().ok_or(ApiError::Unavailable(None))
     }
 
     pub(crate) fn keys(&self) -> &KeyCache {

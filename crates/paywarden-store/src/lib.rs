@@ -9,7 +9,8 @@
 //!
 //! Work is grouped by aggregate: the event inbox ([`EventInbox`] inside a
 //! transaction, [`EventLog`] for reads), projections ([`ProjectionWriter`]),
-//! and operator keys ([`ApiKeys`]). The rules that protect money and
+//! operator keys ([`ApiKeys`]), and outbound webhooks ([`WebhookEndpoints`],
+//! [`OutboundQueue`], and `StoreTx::enqueue_outbound` inside a transaction). The rules that protect money and
 //! exactly-once delivery are constraints in both schemas, not only code.
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ mod error;
 mod events;
 mod listener;
 mod manual_grants;
+mod outbound;
 mod projections;
 mod purchases;
 mod reads;
@@ -43,6 +45,10 @@ pub use events::{
 };
 pub use listener::CommitListener;
 pub use manual_grants::{ManualGrant, ManualGrants, NewManualGrant};
+pub use outbound::{
+    AttemptResult, ClaimedDelivery, Delivery, DeliveryFilter, DeliveryPage, DeliveryStatus,
+    NewWebhookEndpoint, OutboundQueue, WebhookEndpoint, WebhookEndpoints,
+};
 pub use projections::{ApplyContext, ProjectionWriter};
 pub use purchases::{CheckoutRequest, Purchases, SubscriptionItemRow, LIVE_STATUSES};
 pub use reads::{AccountView, ProjectionCounts, ProjectionReader, SubscriptionView};

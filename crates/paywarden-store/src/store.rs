@@ -173,7 +173,10 @@ impl fmt::Debug for StoreTx {
 impl StoreTx {
     /// Commits, then tells the store's listener what changed (only what
     /// is now durable is ever announced).
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        // Every rewritten entitlements row is announced to the host product
+        // too, by a message written in this transaction.
+        crate::outbound::enqueue_entitlements(&mut self.tx, &self.changed_entitlements).await?;
         self.tx.commit().await?;
         if let Some(listener) = &self.listener {
             if !self.changed_entitlements.is_empty() {

@@ -14,6 +14,7 @@ use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use paywarden_app::entitlements::{CacheSettings, RedisSettings};
+use paywarden_app::outbound::{DestinationPolicy, OutboundSettings};
 use paywarden_app::PublicBaseUrl;
 use paywarden_core::catalog::Catalog;
 use paywarden_core::signature::WebhookSecret;
@@ -86,6 +87,17 @@ struct RawConfig {
     cache_ttl_secs: u64,
     /// Users' entitlements kept in memory at most.
     cache_max_entries: u64,
+    /// Outbound webhooks may go to loopback, private and link-local addresses.
+    outbound_allow_private: bool,
+    /// Outbound webhooks may go to plain `http://` URLs.
+    outbound_allow_http: bool,
+    /// Seconds one outbound webhook attempt may take.
+    outbound_timeout_secs: u64,
+    /// Comma-separated seconds to wait after each failed attempt; after the
+    /// last, a delivery is dead.
+    outbound_retry_schedule_secs: String,
+    /// Milliseconds between polls of the outbound delivery worker when idle.
+    outbound_poll_ms: u64,
 }
 
 impl Default for RawConfig {
@@ -117,6 +129,11 @@ impl Default for RawConfig {
             redis_timeout_ms: 50,
             cache_ttl_secs: 60,
             cache_max_entries: 2_000_000,
+            outbound_allow_private: false,
+            outbound_allow_http: false,
+            outbound_timeout_secs: 10,
+            outbound_retry_schedule_secs: "5,300,1800,7200,18000,36000,36000".into(),
+            outbound_poll_ms: 1000,
         }
     }
 }
@@ -150,6 +167,11 @@ const KEYS: &[&str] = &[
     "redis_timeout_ms",
     "cache_ttl_secs",
     "cache_max_entries",
+    "outbound_allow_private",
+    "outbound_allow_http",
+    "outbound_timeout_secs",
+    "outbound_retry_schedule_secs",
+    "outbound_poll_ms",
 ];
 
 /// How logs are written.
@@ -184,6 +206,8 @@ pub struct Config {
     pub catalog_source: String,
     /// The entitlements cache: memory, and Redis when configured.
     pub cache: CacheSettings,
+    /// Outbound webhooks to the host product.
+    pub outbound: OutboundSettings,
 }
 
 impl Config {
@@ -214,6 +238,7 @@ impl Config {
 
     fn check(raw: RawConfig) -> anyhow::Result<Self> {
         let cache = check_cache(&raw)?;
+        let outbound = check_outbound(&raw)?;
         let url = DatabaseUrl::new(raw.database_url);
         url.backend().context("database_url (DATABASE_URL)")?;
         if raw.database_max_connections == 0 {
@@ -292,6 +317,7 @@ impl Config {
             catalog: Arc::new(catalog),
             catalog_source,
             cache,
+            outbound,
         })
     }
 }
@@ -328,6 +354,34 @@ fn check_cache(raw: &RawConfig) -> anyhow::Result<CacheSettings> {
         ttl: Duration::from_secs(raw.cache_ttl_secs),
         redis,
         ..CacheSettings::default()
+    })
+}
+
+/// The outbound webhook settings.
+fn check_outbound(raw: &RawConfig) -> anyhow::Result<OutboundSettings> {
+    if raw.outbound_timeout_secs == 0 || raw.outbound_timeout_secs > 60 {
+        bail!("outbound_timeout_secs must be between 1 and 60");
+    }
+    let schedule = raw
+        .outbound_retry_schedule_secs
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| part.parse::<u64>().map(Duration::from_secs))
+        .collect::<Result<Vec<_>, _>>()
+        .context("outbound_retry_schedule_secs must be comma-separated whole seconds")?;
+    if schedule.len() > 50 {
+        bail!("outbound_retry_schedule_secs allows at most 50 retries");
+    }
+    Ok(OutboundSettings {
+        destinations: DestinationPolicy {
+            allow_private: raw.outbound_allow_private,
+            allow_http: raw.outbound_allow_http,
+        },
+        timeout: Duration::from_secs(raw.outbound_timeout_secs),
+        schedule,
+        poll: Duration::from_millis(raw.outbound_poll_ms.max(10)),
+        ..OutboundSettings::default()
     })
 }
 
@@ -535,6 +589,31 @@ mod tests {
             assert!(err.contains("adr"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn outbound_destinations_are_public_https_unless_allowed() {
+        let config = Config::check(RawConfig::default()).expect("defaults are valid");
+        assert_eq!(config.outbound.destinations, DestinationPolicy::default());
+        assert_eq!(config.outbound.schedule.len(), 7);
+        assert_eq!(config.outbound.timeout, Duration::from_secs(10));
+        let raw = RawConfig {
+            outbound_allow_private: true,
+            outbound_retry_schedule_secs: "1, 2".into(),
+            ..RawConfig::default()
+        };
+        let config = Config::check(raw).expect("valid");
+        assert!(config.outbound.destinations.allow_private);
+        assert_eq!(
+            config.outbound.schedule,
+            [Duration::from_secs(1), Duration::from_secs(2)]
+        );
+        let raw = RawConfig {
+            outbound_retry_schedule_secs: "5,soon".into(),
+            ..RawConfig::default()
+        };
+        let err = format!("{:#}", Config::check(raw).expect_err("refused"));
+        assert!(err.contains("outbound_retry_schedule_secs"), "{err}");
     }
 
     #[test]

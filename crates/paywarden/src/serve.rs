@@ -1,5 +1,5 @@
-//! `paywarden serve`: connect, migrate, start the retry worker, serve HTTP
-//! until SIGINT/SIGTERM, then drain. With no `STRIPE_SECRET_KEY`, the Stripe
+//! `paywarden serve`: connect, migrate, start the retry and outbound webhook
+//! workers, serve HTTP until SIGINT/SIGTERM, then drain. With no `STRIPE_SECRET_KEY`, the Stripe
 //! stand-in is mounted under `/sim` and is the Stripe paywarden uses.
 
 use std::time::Duration;
@@ -8,6 +8,7 @@ use anyhow::Context;
 use paywarden_app::billing::sync::sync_catalog;
 use paywarden_app::billing::Billing;
 use paywarden_app::entitlements::{EntitlementCache, Entitlements};
+use paywarden_app::outbound::{DeliveryWorker, Outbound};
 use paywarden_app::retry::RetryWorker;
 use paywarden_app::webhooks::{WebhookInbox, WebhookSettings};
 use paywarden_http::{router, serve, AppState};
@@ -72,6 +73,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let worker = RetryWorker::new(store.clone(), inbox.projection().clone(), config.retry_poll);
     let worker = tokio::spawn(worker.run(shutdown.clone()));
+    let outbound = DeliveryWorker::new(store.clone(), config.outbound.clone())
+        .context("starting the outbound webhook worker")?;
+    let outbound = tokio::spawn(outbound.run(shutdown.clone()));
+    if config.outbound.destinations.allow_private {
+        warn!("outbound_allow_private is set: outbound webhooks may reach loopback and private addresses");
+    }
 
     info!(%addr, database = store.backend().as_str(), "paywarden listening on http://{addr}");
     match &embedded {
@@ -97,7 +104,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => info!("entitlements cache: memory, then the database (REDIS_URL unset)"),
     }
     let entitlements = Entitlements::new(store.clone(), config.catalog.clone(), cache);
-    let mut state = AppState::new(store.clone(), inbox).with_entitlements(entitlements);
+    let mut state = AppState::new(store.clone(), inbox)
+        .with_entitlements(entitlements)
+        .with_outbound(Outbound::new(store.clone(), config.outbound.clone()));
     match config.auth.build()? {
         Some(auth) => {
             if auth.demo_mode() {
@@ -147,6 +156,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     if let Err(err) = worker.await {
         warn!(error = %err, "retry worker ended abnormally");
+    }
+    if let Err(err) = outbound.await {
+        warn!(error = %err, "outbound webhook worker ended abnormally");
     }
     if let Some(saver) = saver {
         match saver.await {

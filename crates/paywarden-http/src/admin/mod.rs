@@ -6,6 +6,7 @@
 mod credits;
 mod events;
 mod grants;
+mod webhooks;
 
 pub use events::event_json;
 
@@ -17,4 +18,5 @@ pub(crate) fn routes() -> Router<AppState> {
     events::routes()
         .merge(grants::routes())
         .merge(credits::routes())
+        .merge(webhooks::routes())
 }

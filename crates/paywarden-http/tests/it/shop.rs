@@ -180,7 +180,11 @@ impl Shop {
         let state = AppState::new(store.clone(), inbox)
             .with_user_auth(auth, false)
             .with_billing(billing)
-            .with_entitlements(entitlements);
+            .with_entitlements(entitlements)
+            .with_outbound(paywarden_app::outbound::Outbound::new(
+                store.clone(),
+                crate::support::outbound_settings(),
+            ));
         let app_task = tokio::spawn(async move {
             let _ = serve(listener, router(state), std::future::pending()).await;
         });

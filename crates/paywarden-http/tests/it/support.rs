@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use paywarden_app::keys;
+use paywarden_app::outbound::{DestinationPolicy, Outbound, OutboundSettings};
 use paywarden_app::webhooks::{WebhookInbox, WebhookSettings};
 use paywarden_core::signature::{header_for, WebhookSecret};
 use paywarden_http::{router, serve, AppState};
@@ -30,6 +31,8 @@ pub struct AppConfig {
     pub secrets: Vec<String>,
     /// The cap provisioned accounts start with (webhooks and retries alike).
     pub daily_cap: i64,
+    /// Outbound webhooks (tests reach receivers on loopback).
+    pub outbound: OutboundSettings,
 }
 
 impl Default for AppConfig {
@@ -37,6 +40,7 @@ impl Default for AppConfig {
         Self {
             secrets: vec![TEST_WEBHOOK_SECRET.to_owned()],
             daily_cap: DAILY_CAP,
+            outbound: outbound_settings(),
         }
     }
 }
@@ -149,7 +153,8 @@ impl TestApp {
                 catalog: None,
             },
         );
-        let state = AppState::new(store.clone(), inbox);
+        let state = AppState::new(store.clone(), inbox)
+            .with_outbound(Outbound::new(store.clone(), config.outbound.clone()));
         // Bound before serving: the socket accepts at once, no waiting needed.
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -298,6 +303,21 @@ pub struct Keys {
     pub admin: String,
     pub admin_id: String,
     pub server: String,
+}
+
+/// Outbound settings for tests: loopback receivers over http allowed, a
+/// fast retry schedule (three retries, 20 ms apart), a short timeout.
+pub fn outbound_settings() -> OutboundSettings {
+    OutboundSettings {
+        destinations: DestinationPolicy {
+            allow_private: true,
+            allow_http: true,
+        },
+        timeout: Duration::from_secs(2),
+        schedule: vec![Duration::from_millis(20); 3],
+        poll: Duration::from_millis(20),
+        batch: 16,
+    }
 }
 
 /// A `Stripe-Signature` header for `body` at `timestamp`, one `v1` for `secret`.

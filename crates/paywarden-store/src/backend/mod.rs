@@ -77,6 +77,15 @@ impl Backend {
         }
     }
 
+    /// Suffix that makes a row-picking subquery skip rows another
+    /// transaction has locked (PostgreSQL); SQLite has one writer.
+    pub(crate) fn skip_locked(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     pub(crate) fn migrator(self) -> &'static sqlx::migrate::Migrator {
         match self {
             Self::Sqlite => &sqlite::MIGRATOR,

@@ -17,6 +17,7 @@ use paywarden_core::credits::{granted, reversal_target};
 use paywarden_core::UserId;
 use sqlx::{AnyConnection, Row};
 
+use super::announce;
 use super::wallet::{self, Movement};
 use super::EntryKind;
 use crate::entitlements::users_of_subscription;
@@ -71,7 +72,7 @@ pub(crate) async fn sync_user(
             description: format!("{} (Checkout {session})", product.name),
             now_ms,
         };
-        changed |= wallet::post(conn, movement).await?.is_some();
+        changed |= post_announced(conn, user, movement, now_ms).await?;
         grantings.push(Granting {
             source_key,
             payment_intent: row.try_get("payment_intent_id")?,
@@ -131,7 +132,7 @@ pub(crate) async fn sync_user(
             description: format!("{} (invoice {invoice})", names.join(", ")),
             now_ms,
         };
-        changed |= wallet::post(conn, movement).await?.is_some();
+        changed |= post_announced(conn, user, movement, now_ms).await?;
         grantings.push(Granting {
             source_key,
             payment_intent: row.try_get("payment_intent_id")?,
@@ -198,7 +199,21 @@ async fn reverse_refunded(
         description: format!("refund of {}", granting.source_key),
         now_ms,
     };
-    Ok(wallet::post(conn, movement).await?.is_some())
+    post_announced(conn, user, movement, now_ms).await
+}
+
+/// Posts a movement and, when it moved credits, queues `credits.changed`.
+async fn post_announced(
+    conn: &mut AnyConnection,
+    user: &UserId,
+    movement: Movement<'_>,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let Some(entry) = wallet::post(conn, movement).await? else {
+        return Ok(false);
+    };
+    announce::credits_changed(conn, user, Some(&entry), now_ms).await?;
+    Ok(true)
 }
 
 /// The amount refunded on a PaymentIntent: its refunds, or its charge's

@@ -8,6 +8,7 @@
 //! projections) and leave through idempotent requests ([`CreditLedger`]):
 //! a debit, or a hold that is later settled, released or left to expire.
 
+mod announce;
 mod grants;
 mod idempotency;
 mod ops;

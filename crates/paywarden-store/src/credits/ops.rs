@@ -9,6 +9,7 @@ use paywarden_core::ids::CreditHoldId;
 use paywarden_core::UserId;
 use sqlx::AnyConnection;
 
+use super::announce;
 use super::idempotency::{self, Claim};
 use super::reads::{hold_of, wallet_of, HOLD_COLUMNS};
 use super::wallet::{self, Movement};
@@ -152,6 +153,7 @@ pub(super) async fn apply(
         },
     };
     idempotency::answer(&mut tx.tx, idempotent, &receipt).await?;
+    announce::credits_changed(&mut tx.tx, user, receipt.entry.as_ref(), now_ms).await?;
     tx.commit().await?;
     Ok(CreditOutcome::Applied(receipt))
 }

@@ -79,7 +79,7 @@ static ACTIVATION_UPSERT: LazyLock<String> = LazyLock::new(|| {
          ON CONFLICT (id) DO UPDATE SET customer_id = COALESCE(subscriptions.customer_id, excluded.customer_id), \
              user_id = COALESCE(excluded.user_id, subscriptions.user_id), {}, updated_at = excluded.updated_at",
         guarded(STATUS_COLUMNS, STATUS_NEWER),
-    )
+    ) + " RETURNING status_event"
 });
 
 pub(super) async fn snapshot(
@@ -110,6 +110,8 @@ pub(super) async fn snapshot(
         .bind(ctx.now)
         .fetch_optional(&mut *conn)
         .await?;
+    // A row comes back only when one of the two registers won.
+    let changed = row.is_some();
     let snapshot_won = match row {
         Some(row) => {
             row.try_get::<Option<String>, _>("snap_event")?.as_deref() == Some(p.event_id.as_str())
@@ -118,6 +120,9 @@ pub(super) async fn snapshot(
     };
     if snapshot_won {
         replace_items(conn, r).await?;
+    }
+    if changed {
+        announce(conn, r.id.as_str(), ctx).await?;
     }
     Ok(())
 }
@@ -157,7 +162,7 @@ pub(super) async fn activate(
     ctx: &ApplyContext,
 ) -> Result<(), StoreError> {
     let p = &a.precedence;
-    sqlx::query(&ACTIVATION_UPSERT)
+    let row = sqlx::query(&ACTIVATION_UPSERT)
         .bind(a.id.as_str())
         .bind(a.customer.as_ref().map(|c| c.as_str()))
         .bind(a.user_id.as_ref().map(|u| u.as_str()))
@@ -167,7 +172,20 @@ pub(super) async fn activate(
         .bind(p.rank)
         .bind(p.event_id.as_str())
         .bind(ctx.now)
-        .execute(conn)
+        .fetch_one(&mut *conn)
         .await?;
+    let status_won = row.try_get::<String, _>("status_event")? == p.event_id.as_str();
+    if status_won {
+        announce(conn, a.id.as_str(), ctx).await?;
+    }
     Ok(())
+}
+
+/// Tells the host product the subscription changed (`subscription.updated`).
+async fn announce(
+    conn: &mut AnyConnection,
+    id: &str,
+    ctx: &ApplyContext,
+) -> Result<(), StoreError> {
+    crate::outbound::enqueue_subscription_updated(conn, id, ctx.catalog.as_deref(), ctx.now).await
 }

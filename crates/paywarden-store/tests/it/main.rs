@@ -10,6 +10,7 @@ mod credits;
 mod deadlock;
 mod fixtures;
 mod inbox;
+mod outbound;
 mod payments;
 mod precedence;
 mod savepoint;

@@ -1,16 +1,20 @@
 //! What the server logs, at its most verbose: never a webhook secret, an
 //! API key, a `Stripe-Signature` value, a database password, an email
-//! address, the JWT secret or an end user's token; and a replayed delivery is logged as `skipped replay` with its
+//! address, the JWT secret, an end user's token, an outbound endpoint's
+//! secret or its signatures; and a replayed delivery is logged as `skipped replay` with its
 //! event id.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use paywarden_testkit::{postgres_schema_url, sign};
 use serde_json::Value;
 
 use crate::database::{postgres_base_url, TestDatabase};
 use crate::server::{eventually, run, Server};
-use crate::stripe_events::{client, customer_created, invoice_paid, post_signed};
+use crate::stripe_events::{client, customer_created, envelope, invoice_paid, post_signed};
 
 /// A value no test or library would print by accident.
 fn planted(prefix: &str) -> String {
@@ -83,6 +87,9 @@ async fn secrets_in_logs_never_appear_at_debug_and_replays_are_logged() {
             ("PAYWARDEN_LOG_FORMAT", "json"),
             ("STRIPE_WEBHOOK_SECRET", &secret),
             ("PAYWARDEN_JWT_SECRET", &jwt_secret),
+            ("PAYWARDEN_OUTBOUND_ALLOW_PRIVATE", "true"),
+            ("PAYWARDEN_OUTBOUND_ALLOW_HTTP", "true"),
+            ("PAYWARDEN_OUTBOUND_POLL_MS", "50"),
         ],
     )
     .await;
@@ -136,6 +143,52 @@ async fn secrets_in_logs_never_appear_at_debug_and_replays_are_logged() {
             assert_eq!(response.status(), expected, "{path}");
         }
     }
+
+    // Outbound webhooks: an endpoint on loopback, a subscription change
+    // sent to it signed with the endpoint's secret.
+    let (hook_url, hooks) = raw_receiver().await;
+    let response = client
+        .post(format!("{base}/api/admin/webhook-endpoints"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({ "url": hook_url }))
+        .send()
+        .await
+        .expect("POST /api/admin/webhook-endpoints");
+    assert_eq!(response.status(), 201);
+    let endpoint: Value = response.json().await.expect("endpoint JSON");
+    let endpoint_secret = endpoint["secret"].as_str().expect("secret").to_owned();
+    let subscription = envelope(
+        "evt_logs_sub_1",
+        "customer.subscription.updated",
+        serde_json::json!({
+            "id": "sub_logs1", "customer": "cus_logs1", "status": "active",
+            "items": { "data": [{ "id": "si_logs1", "quantity": 1, "price": { "id": "price_1" } }] },
+        }),
+    );
+    let changed = post(subscription, &secret).await;
+    assert_eq!(changed.status, 200, "{changed:?}");
+    let outbound_signatures: Vec<String> = eventually(
+        Duration::from_secs(10),
+        "the outbound webhook delivered",
+        || async {
+            let seen = hooks.lock().map(|h| h.clone()).unwrap_or_default();
+            let signatures: Vec<String> = seen
+                .iter()
+                .flat_map(|request| request.lines().map(str::to_owned).collect::<Vec<_>>())
+                .filter_map(|line| {
+                    line.to_ascii_lowercase()
+                        .starts_with("webhook-signature:")
+                        .then(|| line["webhook-signature:".len()..].trim().to_owned())
+                })
+                .collect();
+            if signatures.is_empty() {
+                Err(format!("received so far: {seen:?}"))
+            } else {
+                Ok(signatures)
+            }
+        },
+    )
+    .await;
 
     // End users: a good token, a forged one, and a purchase refused.
     for (token, expected) in [(&user_token, 200), (&forged_token, 401)] {
@@ -213,6 +266,14 @@ async fn secrets_in_logs_never_appear_at_debug_and_replays_are_logged() {
             }
         }
     }
+    forbidden.push(("outbound endpoint secret", endpoint_secret.clone()));
+    forbidden.push((
+        "outbound endpoint key",
+        endpoint_secret["whsec_".len()..].to_owned(),
+    ));
+    for signature in &outbound_signatures {
+        forbidden.push(("webhook-signature value", signature.clone()));
+    }
     if let Some(password) = password {
         forbidden.push(("database password", password));
     }
@@ -227,4 +288,54 @@ async fn secrets_in_logs_never_appear_at_debug_and_replays_are_logged() {
             db = db.name,
         );
     }
+}
+
+/// A bare HTTP endpoint on loopback for outbound webhooks: records each
+/// raw request and answers 204.
+async fn raw_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a receiver");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !complete(&request) {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if let Ok(mut log) = log.lock() {
+                    log.push(String::from_utf8_lossy(&request).into_owned());
+                }
+                let _ = socket
+                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// Whether a raw request has its headers and all of its body.
+fn complete(request: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(request);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .and_then(|v| v.trim().parse::<usize>().ok())
+        })
+        .unwrap_or(0);
+    body.len() >= length
 }

@@ -1,0 +1,37 @@
+//! `credits.changed` for the host product: written in the transaction that
+//! moved credits, so a movement that rolls back is never announced.
+
+use paywarden_core::outbound::OutboundEvent;
+use paywarden_core::UserId;
+use serde_json::json;
+use sqlx::AnyConnection;
+
+use super::reads::wallet_of;
+use super::LedgerEntry;
+use crate::error::StoreError;
+
+/// Queues `credits.changed` with the wallet as it now stands and the entry
+/// that changed it (none for a hold or a release).
+pub(crate) async fn credits_changed(
+    conn: &mut AnyConnection,
+    user: &UserId,
+    entry: Option<&LedgerEntry>,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let (wallet, _) = wallet_of(conn, user, now_ms).await?;
+    let event = OutboundEvent::credits_changed(json!({
+        "user_id": user.as_str(),
+        "balance": wallet.balance,
+        "held": wallet.held,
+        "available": wallet.available,
+        "entry": entry.map(|e| json!({
+            "id": e.id,
+            "amount": e.amount,
+            "kind": e.kind,
+            "description": e.description,
+            "stripe_event_id": e.stripe_event_id,
+        })),
+    }));
+    crate::outbound::enqueue(conn, &event, now_ms).await?;
+    Ok(())
+}
