@@ -207,21 +207,13 @@ pub async fn run(
             }
         })
         .await?;
-    let outcome = Outcome {
-        errors: tally.errors(),
-        stopped_early,
-    };
-    Report {
-        mode: target.name(),
-        run_id: &plan.run_id,
-        concurrency: plan.concurrency,
-        count: plan.count,
+    Ok(Report::finish(
+        target.name(),
+        &plan,
         elapsed,
         stopped_early,
         tally,
-    }
-    .print()?;
-    Ok(outcome)
+    )?)
 }
 
 impl Setup {

@@ -134,21 +134,13 @@ pub async fn run(
             }
         })
         .await?;
-    let outcome = Outcome {
-        errors: tally.errors(),
-        stopped_early,
-    };
-    Report {
-        mode: "check",
-        run_id: &plan.run_id,
-        concurrency: plan.concurrency,
-        count: plan.count,
+    Ok(Report::finish(
+        "check",
+        &plan,
         elapsed,
         stopped_early,
         tally,
-    }
-    .print()?;
-    Ok(outcome)
+    )?)
 }
 
 #[cfg(test)]

@@ -91,21 +91,13 @@ pub async fn run(plan: Plan, database_url: &str) -> anyhow::Result<Outcome> {
         .await?;
     pool.close().await;
 
-    let outcome = Outcome {
-        errors: tally.errors(),
-        stopped_early,
-    };
-    Report {
-        mode: "reference",
-        run_id: &plan.run_id,
-        concurrency: plan.concurrency,
-        count: plan.count,
+    Ok(Report::finish(
+        "reference",
+        &plan,
         elapsed,
         stopped_early,
         tally,
-    }
-    .print()?;
-    Ok(outcome)
+    )?)
 }
 
 async fn write_one(pool: &PgPool, ev: &event::Event) -> Result<(), sqlx::Error> {

@@ -89,7 +89,32 @@ pub struct Report<'a> {
     pub tally: Tally,
 }
 
-impl Report<'_> {
+impl<'a> Report<'a> {
+    /// Prints the report of a finished run and answers its outcome.
+    pub fn finish(
+        mode: &'a str,
+        plan: &'a crate::Plan,
+        elapsed: Duration,
+        stopped_early: bool,
+        tally: Tally,
+    ) -> std::io::Result<crate::Outcome> {
+        let outcome = crate::Outcome {
+            errors: tally.errors(),
+            stopped_early,
+        };
+        Report {
+            mode,
+            run_id: &plan.run_id,
+            concurrency: plan.concurrency,
+            count: plan.count,
+            elapsed,
+            stopped_early,
+            tally,
+        }
+        .print()?;
+        Ok(outcome)
+    }
+
     /// Prints the single JSON line on stdout.
     pub fn print(mut self) -> std::io::Result<()> {
         self.tally.latencies_us.sort_unstable();

@@ -91,21 +91,13 @@ pub async fn run(
         })
         .await?;
 
-    let outcome = Outcome {
-        errors: tally.errors(),
-        stopped_early,
-    };
-    Report {
-        mode: "webhook",
-        run_id: &plan.run_id,
-        concurrency: plan.concurrency,
-        count: plan.count,
+    Ok(Report::finish(
+        "webhook",
+        &plan,
         elapsed,
         stopped_early,
         tally,
-    }
-    .print()?;
-    Ok(outcome)
+    )?)
 }
 
 fn log_error(logged: &AtomicU32, id: &str, e: &reqwest::Error) {

@@ -15,13 +15,18 @@
 //! loses to it until the next event about the object; with synchronised
 //! clocks that window is under a second.)
 
-use paywarden_core::projection::{plan, Plan};
+use paywarden_core::projection::{plan, Change, Plan};
 use paywarden_core::stripe::Event;
 use paywarden_store::{now_ms, ApplyContext, ProjectionWriter};
 use serde_json::Value;
 
+use tracing::warn;
+
 use super::Billing;
 use crate::AppError;
+
+/// How many times a sync runs when the database aborts it for a conflict.
+const TRANSIENT_ATTEMPTS: u32 = 4;
 
 impl Billing {
     /// Projects each `(event type, object)` in one transaction.
@@ -62,8 +67,24 @@ impl Billing {
             now: now_ms,
             catalog: Some(self.inner.catalog.clone()),
         };
+        // The webhooks for the same objects may be applied at this moment;
+        // PostgreSQL breaks a lock cycle between them by aborting one
+        // transaction, which is then simply run again.
+        let mut attempt = 1;
+        loop {
+            match self.apply_once(&changes, &ctx).await {
+                Err(AppError::Store(err)) if err.is_transient() && attempt < TRANSIENT_ATTEMPTS => {
+                    warn!(error = %err, attempt, "sync aborted by a concurrent transaction; running it again");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn apply_once(&self, changes: &[Change], ctx: &ApplyContext) -> Result<(), AppError> {
         let mut tx = self.store().begin().await?;
-        tx.apply_changes_unguarded(&changes, &ctx).await?;
+        tx.apply_changes_unguarded(changes, ctx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -203,12 +203,21 @@ async fn reverse_refunded(
 }
 
 /// Posts a movement and, when it moved credits, queues `credits.changed`.
+/// A cause already recorded is seen without locking the wallet, so the
+/// events of a user who holds credits do not queue behind each other.
 async fn post_announced(
     conn: &mut AnyConnection,
     user: &UserId,
     movement: Movement<'_>,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
+    let recorded = sqlx::query("SELECT 1 AS one FROM credit_ledger WHERE source_key = $1")
+        .bind(movement.source_key.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    if recorded.is_some() {
+        return Ok(false);
+    }
     let Some(entry) = wallet::post(conn, movement).await? else {
         return Ok(false);
     };
