@@ -182,20 +182,7 @@ pub async fn run(
                             let status = response.status();
                             let body = response.bytes().await;
                             tally.record(started.elapsed());
-                            match body {
-                                Ok(_) if status.is_success() => tally.ok += 1,
-                                Ok(bytes) => {
-                                    tally.rejected += 1;
-                                    setup.log(&format!(
-                                        "HTTP {status}: {}",
-                                        String::from_utf8_lossy(&bytes)
-                                    ));
-                                }
-                                Err(e) => {
-                                    tally.transport += 1;
-                                    setup.log(&e.to_string());
-                                }
-                            }
+                            tally.count_answer(status, body, |m| setup.log(m));
                         }
                         Err(e) => {
                             tally.transport += 1;

@@ -109,24 +109,11 @@ pub async fn run(
                         }
                     };
                     let status = response.status();
-                    match response.bytes().await {
-                        Ok(body) if status.is_success() => {
-                            tally.record(started.elapsed());
-                            tally.ok += 1;
-                            if from_memory(&body) {
-                                tally.memory += 1;
-                            }
-                        }
-                        Ok(body) => {
-                            tally.rejected += 1;
-                            setup.log(&format!(
-                                "HTTP {status}: {}",
-                                String::from_utf8_lossy(&body)
-                            ));
-                        }
-                        Err(e) => {
-                            tally.transport += 1;
-                            setup.log(&e.to_string());
+                    let body = response.bytes().await;
+                    if let Some(body) = tally.count_answer(status, body, |m| setup.log(m)) {
+                        tally.record(started.elapsed());
+                        if from_memory(&body) {
+                            tally.memory += 1;
                         }
                     }
                 }

@@ -27,6 +27,36 @@ impl Tally {
             .push(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
     }
 
+    /// Counts one answer's body: a 2xx is `ok` (its body answered), any
+    /// other status is `rejected` and a body that did not arrive is a
+    /// transport error, both logged through `log`.
+    pub fn count_answer(
+        &mut self,
+        status: reqwest::StatusCode,
+        body: Result<axum::body::Bytes, reqwest::Error>,
+        log: impl Fn(&str),
+    ) -> Option<axum::body::Bytes> {
+        match body {
+            Ok(body) if status.is_success() => {
+                self.ok += 1;
+                Some(body)
+            }
+            Ok(body) => {
+                self.rejected += 1;
+                log(&format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(&body)
+                ));
+                None
+            }
+            Err(e) => {
+                self.transport += 1;
+                log(&e.to_string());
+                None
+            }
+        }
+    }
+
     pub fn merge(&mut self, other: Tally) {
         self.latencies_us.extend(other.latencies_us);
         self.attempted += other.attempted;

@@ -1,7 +1,7 @@
 //! `credits.changed` for the host product: written in the transaction that
 //! moved credits, so a movement that rolls back is never announced.
 
-use paywarden_core::outbound::OutboundEvent;
+use paywarden_core::outbound::{OutboundEvent, OutboundEventType};
 use paywarden_core::UserId;
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -9,6 +9,7 @@ use sqlx::AnyConnection;
 use super::reads::wallet_of;
 use super::LedgerEntry;
 use crate::error::StoreError;
+use crate::outbound;
 
 /// Queues `credits.changed` with the wallet as it now stands and the entry
 /// that changed it (none for a hold or a release).
@@ -18,6 +19,11 @@ pub(crate) async fn credits_changed(
     entry: Option<&LedgerEntry>,
     now_ms: i64,
 ) -> Result<(), StoreError> {
+    let targets = outbound::subscribers(conn, OutboundEventType::CreditsChanged).await?;
+    if targets.is_empty() {
+        // Nobody listens: no need to read the wallet.
+        return Ok(());
+    }
     let (wallet, _) = wallet_of(conn, user, now_ms).await?;
     let event = OutboundEvent::credits_changed(json!({
         "user_id": user.as_str(),
@@ -32,6 +38,6 @@ pub(crate) async fn credits_changed(
             "stripe_event_id": e.stripe_event_id,
         })),
     }));
-    crate::outbound::enqueue(conn, &event, now_ms).await?;
+    outbound::enqueue_to(conn, &targets, &event, now_ms).await?;
     Ok(())
 }

@@ -26,17 +26,21 @@ use crate::error::StoreError;
 /// A payment that granted credits, with what a refund is measured against.
 struct Granting {
     source_key: String,
+    /// Granted by this call: a refund that arrived first is taken back now.
+    fresh: bool,
     payment_intent: Option<String>,
     paid: i64,
 }
 
 /// Records `user`'s missing grants and reversals; answers whether the
-/// wallet changed.
+/// wallet changed. Refunds are looked at only when `refunds_changed` (the
+/// event carried one) or when this call recorded a grant.
 pub(crate) async fn sync_user(
     conn: &mut AnyConnection,
     user: &UserId,
     catalog: &Catalog,
     now_ms: i64,
+    refunds_changed: bool,
 ) -> Result<bool, StoreError> {
     let mut changed = false;
     let mut grantings = Vec::new();
@@ -72,9 +76,11 @@ pub(crate) async fn sync_user(
             description: format!("{} (Checkout {session})", product.name),
             now_ms,
         };
-        changed |= post_announced(conn, user, movement, now_ms).await?;
+        let fresh = post_announced(conn, user, movement, now_ms).await?;
+        changed |= fresh;
         grantings.push(Granting {
             source_key,
+            fresh,
             payment_intent: row.try_get("payment_intent_id")?,
             paid: row.try_get::<Option<i64>, _>("amount_total")?.unwrap_or(0),
         });
@@ -132,16 +138,23 @@ pub(crate) async fn sync_user(
             description: format!("{} (invoice {invoice})", names.join(", ")),
             now_ms,
         };
-        changed |= post_announced(conn, user, movement, now_ms).await?;
+        let fresh = post_announced(conn, user, movement, now_ms).await?;
+        changed |= fresh;
         grantings.push(Granting {
             source_key,
+            fresh,
             payment_intent: row.try_get("payment_intent_id")?,
             paid: row.try_get("amount")?,
         });
     }
 
-    for granting in &grantings {
-        changed |= reverse_refunded(conn, user, granting, now_ms).await?;
+    // Refunds matter when one arrived, or when credits did: a grant
+    // recorded now may have been refunded already, and the share of an
+    // earlier refund that was already spent is taken from new credits.
+    if refunds_changed || grantings.iter().any(|g| g.fresh) {
+        for granting in &grantings {
+            changed |= reverse_refunded(conn, user, granting, now_ms).await?;
+        }
     }
     Ok(changed)
 }

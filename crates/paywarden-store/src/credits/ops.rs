@@ -38,30 +38,22 @@ pub(super) async fn apply(
         CreditOp::Debit {
             amount,
             description,
+        }
+        | CreditOp::Grant {
+            amount,
+            description,
         } => {
-            if amount.get() > available {
+            let (signed, kind) = match op {
+                CreditOp::Debit { .. } => (-amount.get(), EntryKind::Debit),
+                _ => (amount.get(), EntryKind::Grant),
+            };
+            if -signed > available {
                 return Ok(CreditOutcome::Insufficient { available });
             }
             let movement = Movement {
                 user,
-                amount: -amount.get(),
-                kind: EntryKind::Debit,
-                source_key,
-                stripe_event_id: None,
-                hold_id: None,
-                description: description.clone(),
-                now_ms,
-            };
-            Done::Entry(wallet::post(&mut tx.tx, movement).await?)
-        }
-        CreditOp::Grant {
-            amount,
-            description,
-        } => {
-            let movement = Movement {
-                user,
-                amount: amount.get(),
-                kind: EntryKind::Grant,
+                amount: signed,
+                kind,
                 source_key,
                 stripe_event_id: None,
                 hold_id: None,

@@ -9,30 +9,20 @@ use super::{
     LedgerPage, LedgerReport, Wallet,
 };
 use crate::error::StoreError;
+use crate::row::{parsed, parsed_opt};
 use crate::store::Store;
 
-fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {err}"))
-}
-
 pub(super) fn entry_of(row: &AnyRow) -> Result<LedgerEntry, StoreError> {
-    let id: String = row.try_get("id")?;
-    let user: String = row.try_get("user_id")?;
     let kind: String = row.try_get("kind")?;
-    let hold: Option<String> = row.try_get("hold_id")?;
     Ok(LedgerEntry {
         seq: row.try_get("seq")?,
-        id: id.parse().map_err(|e| corrupt("credit_ledger.id", e))?,
-        user_id: user
-            .parse()
-            .map_err(|_| corrupt("credit_ledger.user_id", &user))?,
+        id: parsed(row, "id")?,
+        user_id: parsed(row, "user_id")?,
         amount: row.try_get("amount")?,
         balance_after: row.try_get("balance_after")?,
         kind: EntryKind::parse(&kind)?,
         stripe_event_id: row.try_get("stripe_event_id")?,
-        hold_id: hold
-            .map(|h| h.parse().map_err(|e| corrupt("credit_ledger.hold_id", e)))
-            .transpose()?,
+        hold_id: parsed_opt(row, "hold_id")?,
         description: row.try_get("description")?,
         created_at: row.try_get("created_at")?,
     })
@@ -42,14 +32,10 @@ pub(super) const HOLD_COLUMNS: &str =
     "id, user_id, amount, status, description, expires_at, created_at, closed_at, settled";
 
 pub(super) fn hold_of(row: &AnyRow) -> Result<Hold, StoreError> {
-    let id: String = row.try_get("id")?;
-    let user: String = row.try_get("user_id")?;
     let status: String = row.try_get("status")?;
     Ok(Hold {
-        id: id.parse().map_err(|e| corrupt("credit_holds.id", e))?,
-        user_id: user
-            .parse()
-            .map_err(|_| corrupt("credit_holds.user_id", &user))?,
+        id: parsed(row, "id")?,
+        user_id: parsed(row, "user_id")?,
         amount: row.try_get("amount")?,
         status: HoldStatus::parse(&status)?,
         description: row.try_get("description")?,

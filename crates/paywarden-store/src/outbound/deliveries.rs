@@ -17,6 +17,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::error::StoreError;
+use crate::row::parsed;
 use crate::store::Store;
 
 /// Where a delivery stands.
@@ -163,20 +164,11 @@ fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
 }
 
 fn read_delivery(row: &AnyRow) -> Result<Delivery, StoreError> {
-    let id: String = row.try_get("id")?;
-    let message: String = row.try_get("message_id")?;
-    let endpoint: String = row.try_get("endpoint_id")?;
     let status: String = row.try_get("status")?;
     Ok(Delivery {
-        id: id
-            .parse()
-            .map_err(|e| corrupt("outbound_deliveries.id", e))?,
-        message_id: message
-            .parse()
-            .map_err(|e| corrupt("outbound_deliveries.message_id", e))?,
-        endpoint_id: endpoint
-            .parse()
-            .map_err(|e| corrupt("outbound_deliveries.endpoint_id", e))?,
+        id: parsed(row, "id")?,
+        message_id: parsed(row, "message_id")?,
+        endpoint_id: parsed(row, "endpoint_id")?,
         event_type: row.try_get("event_type")?,
         status: DeliveryStatus::parse(&status)
             .ok_or_else(|| corrupt("outbound_deliveries.status", &status))?,
@@ -191,20 +183,11 @@ fn read_delivery(row: &AnyRow) -> Result<Delivery, StoreError> {
 }
 
 fn read_claim(row: &AnyRow, lease: &str) -> Result<ClaimedDelivery, StoreError> {
-    let id: String = row.try_get("id")?;
-    let message: String = row.try_get("message_id")?;
-    let endpoint: String = row.try_get("endpoint_id")?;
     let secret: String = row.try_get("secret")?;
     Ok(ClaimedDelivery {
-        id: id
-            .parse()
-            .map_err(|e| corrupt("outbound_deliveries.id", e))?,
-        message_id: message
-            .parse()
-            .map_err(|e| corrupt("outbound_deliveries.message_id", e))?,
-        endpoint_id: endpoint
-            .parse()
-            .map_err(|e| corrupt("outbound_deliveries.endpoint_id", e))?,
+        id: parsed(row, "id")?,
+        message_id: parsed(row, "message_id")?,
+        endpoint_id: parsed(row, "endpoint_id")?,
         url: row.try_get("url")?,
         // The error says which rule failed, never the value.
         secret: EndpointSecret::parse(&secret)

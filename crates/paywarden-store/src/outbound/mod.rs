@@ -43,14 +43,12 @@ fn subscribed(filter: Option<&str>, event_type: OutboundEventType) -> Result<boo
     Ok(names.iter().any(|n| n == event_type.as_str()))
 }
 
-/// Writes `event` as a message with a pending delivery for each enabled
-/// endpoint subscribed to its type, on `conn` (the caller's transaction).
-/// `None` when no endpoint wants it (nothing written).
-pub(crate) async fn enqueue(
+/// The enabled endpoints subscribed to `event_type`, read in the caller's
+/// transaction.
+pub(crate) async fn subscribers(
     conn: &mut AnyConnection,
-    event: &OutboundEvent,
-    now_ms: i64,
-) -> Result<Option<OutboundMessageId>, StoreError> {
+    event_type: OutboundEventType,
+) -> Result<Vec<String>, StoreError> {
     let endpoints = sqlx::query(
         "SELECT id, event_types FROM webhook_endpoints WHERE enabled AND deleted_at IS NULL",
     )
@@ -59,10 +57,33 @@ pub(crate) async fn enqueue(
     let mut targets = Vec::new();
     for row in &endpoints {
         let filter: Option<String> = row.try_get("event_types")?;
-        if subscribed(filter.as_deref(), event.event_type)? {
+        if subscribed(filter.as_deref(), event_type)? {
             targets.push(row.try_get::<String, _>("id")?);
         }
     }
+    Ok(targets)
+}
+
+/// Writes `event` as a message with a pending delivery for each enabled
+/// endpoint subscribed to its type, on `conn` (the caller's transaction).
+/// `None` when no endpoint wants it (nothing written).
+pub(crate) async fn enqueue(
+    conn: &mut AnyConnection,
+    event: &OutboundEvent,
+    now_ms: i64,
+) -> Result<Option<OutboundMessageId>, StoreError> {
+    let targets = subscribers(conn, event.event_type).await?;
+    enqueue_to(conn, &targets, event, now_ms).await
+}
+
+/// Writes `event` with a pending delivery to each of `targets` (endpoint
+/// ids from [`subscribers`]); `None`, writing nothing, when there are none.
+pub(crate) async fn enqueue_to(
+    conn: &mut AnyConnection,
+    targets: &[String],
+    event: &OutboundEvent,
+    now_ms: i64,
+) -> Result<Option<OutboundMessageId>, StoreError> {
     if targets.is_empty() {
         return Ok(None);
     }
@@ -77,7 +98,7 @@ pub(crate) async fn enqueue(
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
-    for endpoint in &targets {
+    for endpoint in targets {
         sqlx::query(
             "INSERT INTO outbound_deliveries (id, message_id, endpoint_id, status, attempts, next_attempt_at, created_at) \
              VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
@@ -97,6 +118,10 @@ pub(crate) async fn enqueue_entitlements(
     conn: &mut AnyConnection,
     rows: &[EntitlementsRow],
 ) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let targets = subscribers(conn, OutboundEventType::EntitlementsUpdated).await?;
     for row in rows {
         let event = OutboundEvent::entitlements_updated(
             &row.user_id,
@@ -104,7 +129,7 @@ pub(crate) async fn enqueue_entitlements(
             &row.features,
             row.expires_at,
         );
-        enqueue(conn, &event, row.computed_at).await?;
+        enqueue_to(conn, &targets, &event, row.computed_at).await?;
     }
     Ok(())
 }

@@ -138,13 +138,14 @@ async fn refresh_entitlements(
     }
     users.sort();
     users.dedup();
+    let refunds_changed = changes.iter().any(|c| matches!(c, Change::Refund(_)));
     let mut changed = Vec::new();
     for user in &users {
         let (row, rewritten) = entitlements::recompute(conn, user, catalog, ctx.now).await?;
         if rewritten {
             changed.push(row);
         }
-        credits::sync_grants(conn, user, catalog, ctx.now).await?;
+        credits::sync_grants(conn, user, catalog, ctx.now, refunds_changed).await?;
     }
     Ok(changed)
 }
