@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::conn::Connection;
 use crate::stats::{Report, Tally};
 use crate::{pool, Outcome, Plan};
 
@@ -44,10 +45,10 @@ pub async fn serve_constant(addr: SocketAddr) -> anyhow::Result<Outcome> {
 }
 
 struct Setup {
-    client: reqwest::Client,
-    base: String,
+    authority: String,
     key: String,
     users: u64,
+    request_timeout: Duration,
     logged: AtomicU32,
 }
 
@@ -71,18 +72,12 @@ pub async fn run(
     users: u64,
     request_timeout: Duration,
 ) -> anyhow::Result<Outcome> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(plan.concurrency)
-        .timeout(request_timeout)
-        .build()
-        .context("building the HTTP client")?;
+    let authority = crate::conn::authority(&base)?;
     let setup = Arc::new(Setup {
-        client,
-        base: base.trim_end_matches('/').to_owned(),
+        authority,
         key,
         users,
+        request_timeout,
         logged: AtomicU32::new(0),
     });
     let (tally, elapsed, stopped_early) =
@@ -90,26 +85,22 @@ pub async fn run(
             let setup = Arc::clone(&setup);
             async move {
                 let mut tally = Tally::default();
+                let mut connection =
+                    Connection::new(setup.authority.clone(), &setup.key, setup.request_timeout);
                 while let Some(i) = dispenser.take() {
                     tally.attempted += 1;
                     let user = user_of(i, setup.users);
+                    let path = format!("/api/entitlements/u{user}");
                     let started = Instant::now();
-                    let sent = setup
-                        .client
-                        .get(format!("{}/api/entitlements/u{user}", setup.base))
-                        .bearer_auth(&setup.key)
-                        .send()
-                        .await;
-                    let response = match sent {
-                        Ok(response) => response,
+                    let answer = connection.get(&path).await;
+                    let (status, body) = match answer {
+                        Ok((status, body)) => (status, Ok::<_, anyhow::Error>(body)),
                         Err(e) => {
                             tally.transport += 1;
-                            setup.log(&e.to_string());
+                            setup.log(&format!("{e:#}"));
                             continue;
                         }
                     };
-                    let status = response.status();
-                    let body = response.bytes().await;
                     if let Some(body) = tally.count_answer(status, body, |m| setup.log(m)) {
                         tally.record(started.elapsed());
                         if from_memory(&body) {

@@ -6,6 +6,7 @@
 
 mod api;
 mod check;
+mod conn;
 mod event;
 mod pool;
 mod reference;
@@ -16,6 +17,11 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
+
+/// mimalloc instead of the system allocator: the same allocator as `paywarden
+/// serve`, so the constant reference it serves is measured on equal terms.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Parser)]
 #[command(name = "paywarden-loadgen", version, about)]

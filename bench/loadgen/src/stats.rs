@@ -33,7 +33,7 @@ impl Tally {
     pub fn count_answer(
         &mut self,
         status: reqwest::StatusCode,
-        body: Result<axum::body::Bytes, reqwest::Error>,
+        body: Result<axum::body::Bytes, impl std::fmt::Display>,
         log: impl Fn(&str),
     ) -> Option<axum::body::Bytes> {
         match body {

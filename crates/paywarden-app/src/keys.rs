@@ -26,8 +26,13 @@ impl PresentedKey {
         Self(SecretString::from(key.to_owned()))
     }
 
+    fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.0.expose_secret().as_bytes()).into()
+    }
+
+    /// What the database stores: the digest in hex.
     fn hash(&self) -> String {
-        hex::encode(Sha256::digest(self.0.expose_secret().as_bytes()))
+        hex::encode(self.digest())
     }
 }
 
@@ -96,7 +101,7 @@ pub async fn create(store: &Store, name: &str, role: ApiKeyRole) -> Result<Creat
 #[derive(Clone)]
 pub struct KeyCache {
     store: Store,
-    live: moka::sync::Cache<String, ApiKey>,
+    live: moka::sync::Cache<[u8; 32], ApiKey>,
 }
 
 impl fmt::Debug for KeyCache {
@@ -124,13 +129,13 @@ impl KeyCache {
         if !presented.0.expose_secret().starts_with(KEY_PREFIX) {
             return Ok(None);
         }
-        let hash = presented.hash();
-        if let Some(key) = self.live.get(&hash) {
+        let digest = presented.digest();
+        if let Some(key) = self.live.get(&digest) {
             return Ok(Some(key));
         }
-        let found = self.store.find_api_key(&hash).await?;
+        let found = self.store.find_api_key(&hex::encode(digest)).await?;
         if let Some(key) = found.as_ref().filter(|k| k.role == ApiKeyRole::Server) {
-            self.live.insert(hash, key.clone());
+            self.live.insert(digest, key.clone());
         }
         Ok(found)
     }

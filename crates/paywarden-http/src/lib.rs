@@ -37,9 +37,14 @@ use tokio::net::TcpListener;
 pub use admin::event_json;
 pub use error::ApiError;
 
-/// What every handler can reach.
+/// What every handler can reach. One pointer: axum clones the state for
+/// every request, and cloning each part's handles showed in the profile of
+/// the entitlement check route.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Parts>);
+
+#[derive(Debug, Clone)]
+struct Parts {
     inner: Arc<Inner>,
     users: Arc<extract::user::Users>,
     billing: Option<paywarden_app::billing::Billing>,
@@ -57,7 +62,7 @@ struct Inner {
 
 impl AppState {
     pub fn new(store: Store, inbox: WebhookInbox) -> Self {
-        Self {
+        Self(Arc::new(Parts {
             inner: Arc::new(Inner {
                 keys: KeyCache::new(store.clone()),
                 credits: Credits::new(store.clone()),
@@ -68,48 +73,54 @@ impl AppState {
             billing: None,
             entitlements: None,
             outbound: None,
-        }
+        }))
+    }
+
+    /// The parts, to set one while the state is being built.
+    fn parts_mut(&mut self) -> &mut Parts {
+        Arc::make_mut(&mut self.0)
     }
 
     /// Turns entitlement checks on (without it they answer 503).
     pub fn with_entitlements(mut self, entitlements: Entitlements) -> Self {
-        self.entitlements = Some(entitlements);
+        self.parts_mut().entitlements = Some(entitlements);
         self
     }
 
     pub(crate) fn entitlements(&self) -> Result<&Entitlements, ApiError> {
-        self.entitlements
+        self.0
+            .entitlements
             .as_ref()
             .ok_or(ApiError::Unavailable(None))
     }
 
     pub(crate) fn credits(&self) -> &Credits {
-        &self.inner.credits
+        &self.0.inner.credits
     }
 
     /// Turns the outbound webhook routes on (without it they answer 503).
     pub fn with_outbound(mut self, outbound: paywarden_app::outbound::Outbound) -> Self {
-        self.outbound = Some(outbound);
+        self.parts_mut().outbound = Some(outbound);
         self
     }
 
     pub(crate) fn outbound(&self) -> Result<&paywarden_app::outbound::Outbound, ApiError> {
-        self.outbound.as_ref().ok_or(ApiError::Unavailable(None))
+        self.0.outbound.as_ref().ok_or(ApiError::Unavailable(None))
     }
 
     pub(crate) fn keys(&self) -> &KeyCache {
-        &self.inner.keys
+        &self.0.inner.keys
     }
 
     /// Turns selling on: plans, Checkout, subscriptions, the portal
     /// (without it those routes answer 503).
     pub fn with_billing(mut self, billing: paywarden_app::billing::Billing) -> Self {
-        self.billing = Some(billing);
+        self.parts_mut().billing = Some(billing);
         self
     }
 
     pub(crate) fn billing(&self) -> Result<&paywarden_app::billing::Billing, ApiError> {
-        self.billing.as_ref().ok_or(ApiError::Unavailable(None))
+        self.0.billing.as_ref().ok_or(ApiError::Unavailable(None))
     }
 
     /// Turns end-user authentication on (without it every end-user route
@@ -119,20 +130,20 @@ impl AppState {
         auth: paywarden_app::auth::UserAuth,
         secure_cookie: bool,
     ) -> Self {
-        self.users = Arc::new(extract::user::Users::new(auth, secure_cookie));
+        self.parts_mut().users = Arc::new(extract::user::Users::new(auth, secure_cookie));
         self
     }
 
     pub(crate) fn users(&self) -> &extract::user::Users {
-        &self.users
+        &self.0.users
     }
 
     pub(crate) fn store(&self) -> &Store {
-        &self.inner.store
+        &self.0.inner.store
     }
 
     pub(crate) fn inbox(&self) -> &WebhookInbox {
-        &self.inner.inbox
+        &self.0.inner.inbox
     }
 }
 

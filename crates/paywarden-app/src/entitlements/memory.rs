@@ -6,6 +6,10 @@
 //! - an entry whose `expires_at` has passed is never served, and neither
 //!   is one older than the caller's freshness bound (used while the shared
 //!   tier's invalidations cannot reach this replica).
+//!
+//! Rows are shared, not copied, on a hit: a check is the hottest path in
+//! the service and a copy of a user's feature map per request showed up in
+//! its profile.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +21,7 @@ use paywarden_store::EntitlementsRow;
 
 #[derive(Debug)]
 struct Cached {
-    row: EntitlementsRow,
+    row: Arc<EntitlementsRow>,
     stored_at: Instant,
 }
 
@@ -53,7 +57,7 @@ impl MemoryTier {
         now_secs: i64,
         min_version: i64,
         max_age: Option<Duration>,
-    ) -> Option<EntitlementsRow> {
+    ) -> Option<Arc<EntitlementsRow>> {
         let cached = self.cache.get(user)?;
         if cached.row.version < min_version || !servable(&cached.row, now_secs) {
             return None;
@@ -61,14 +65,14 @@ impl MemoryTier {
         if max_age.is_some_and(|age| cached.stored_at.elapsed() > age) {
             return None;
         }
-        Some(cached.row.clone())
+        Some(Arc::clone(&cached.row))
     }
 
     /// Stores `row` unless a newer version is already there. Equal
     /// versions refresh the entry's age.
     pub(crate) fn put(&self, row: &EntitlementsRow) {
         let fresh = Arc::new(Cached {
-            row: row.clone(),
+            row: Arc::new(row.clone()),
             stored_at: Instant::now(),
         });
         self.cache

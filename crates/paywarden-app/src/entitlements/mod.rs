@@ -57,7 +57,7 @@ impl Source {
 /// A check's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
-    pub row: EntitlementsRow,
+    pub row: Arc<EntitlementsRow>,
     pub source: Source,
     /// Unix milliseconds the answer holds for.
     pub as_of: i64,
@@ -215,7 +215,7 @@ impl Entitlements {
                     cache.memory.put(&row);
                     cache.stats.redis_hit();
                     return Ok(Checked {
-                        row,
+                        row: Arc::new(row),
                         source: Source::Redis,
                         as_of: now,
                     });
@@ -240,7 +240,7 @@ impl Entitlements {
             redis.refill(&row);
         }
         Ok(Checked {
-            row,
+            row: Arc::new(row),
             source: Source::Database,
             as_of: now,
         })
