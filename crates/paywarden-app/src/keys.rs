@@ -4,7 +4,10 @@
 //! one SHA-256 is enough to store it: nothing short enough to guess sits
 //! behind the hash.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use paywarden_core::ids::ApiKeyId;
 use paywarden_store::{now_ms, ApiKey, ApiKeyRole, ApiKeys, NewApiKey, Store};
@@ -98,10 +101,22 @@ pub async fn create(store: &Store, name: &str, role: ApiKeyRole) -> Result<Creat
 /// admin key stops working at once. A revoked server key stops working
 /// within [`KeyCache::TTL`]. An unknown key is never remembered, so
 /// a new key works at once.
+///
+/// A deployment has a handful of server keys, so this is a plain map under a
+/// read-write lock rather than a general cache: a hit is one read lock and
+/// one hash lookup, with no bookkeeping for eviction. The map is capped at
+/// [`KeyCache::CAPACITY`]; when it is full, expired entries are dropped, and
+/// if none had expired it is emptied (the keys are read again on their next
+/// use).
 #[derive(Clone)]
 pub struct KeyCache {
     store: Store,
-    live: moka::sync::Cache<[u8; 32], ApiKey>,
+    live: Arc<RwLock<HashMap<[u8; 32], LiveKey>>>,
+}
+
+struct LiveKey {
+    key: Arc<ApiKey>,
+    read_at: Instant,
 }
 
 impl fmt::Debug for KeyCache {
@@ -112,32 +127,62 @@ impl fmt::Debug for KeyCache {
 
 impl KeyCache {
     /// How long a live key is trusted without asking the database again.
-    pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+    pub const TTL: Duration = Duration::from_secs(5);
+
+    /// At most this many keys are remembered at once.
+    pub const CAPACITY: usize = 1_000;
 
     pub fn new(store: Store) -> Self {
         Self {
             store,
-            live: moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(Self::TTL)
-                .build(),
+            live: Arc::default(),
         }
     }
 
     /// The live key a client presented, if any.
-    pub async fn authenticate(&self, presented: &PresentedKey) -> Result<Option<ApiKey>, AppError> {
+    pub async fn authenticate(
+        &self,
+        presented: &PresentedKey,
+    ) -> Result<Option<Arc<ApiKey>>, AppError> {
         if !presented.0.expose_secret().starts_with(KEY_PREFIX) {
             return Ok(None);
         }
         let digest = presented.digest();
-        if let Some(key) = self.live.get(&digest) {
+        if let Some(key) = self.remembered(&digest) {
             return Ok(Some(key));
         }
-        let found = self.store.find_api_key(&hex::encode(digest)).await?;
-        if let Some(key) = found.as_ref().filter(|k| k.role == ApiKeyRole::Server) {
-            self.live.insert(digest, key.clone());
+        let Some(found) = self.store.find_api_key(&hex::encode(digest)).await? else {
+            return Ok(None);
+        };
+        let found = Arc::new(found);
+        if found.role == ApiKeyRole::Server {
+            self.remember(digest, found.clone());
         }
-        Ok(found)
+        Ok(Some(found))
+    }
+
+    fn remembered(&self, digest: &[u8; 32]) -> Option<Arc<ApiKey>> {
+        let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
+        live.get(digest)
+            .filter(|entry| entry.read_at.elapsed() < Self::TTL)
+            .map(|entry| entry.key.clone())
+    }
+
+    fn remember(&self, digest: [u8; 32], key: Arc<ApiKey>) {
+        let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
+        if live.len() >= Self::CAPACITY && !live.contains_key(&digest) {
+            live.retain(|_, entry| entry.read_at.elapsed() < Self::TTL);
+            if live.len() >= Self::CAPACITY {
+                live.clear();
+            }
+        }
+        live.insert(
+            digest,
+            LiveKey {
+                key,
+                read_at: Instant::now(),
+            },
+        );
     }
 }
 

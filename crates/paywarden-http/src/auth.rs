@@ -3,6 +3,8 @@
 //! No key, an unknown key or a revoked key is 401; a valid key whose role
 //! does not allow the route is 403.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -15,7 +17,7 @@ use crate::AppState;
 
 /// A request made with a live admin key.
 #[derive(Debug, Clone)]
-pub struct AdminKey(pub ApiKey);
+pub struct AdminKey(pub Arc<ApiKey>);
 
 fn bearer(parts: &Parts) -> Option<PresentedKey> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
@@ -25,7 +27,7 @@ fn bearer(parts: &Parts) -> Option<PresentedKey> {
         .then(|| PresentedKey::new(token.trim()))
 }
 
-async fn api_key(parts: &Parts, state: &AppState) -> Result<ApiKey, ApiError> {
+async fn api_key(parts: &Parts, state: &AppState) -> Result<Arc<ApiKey>, ApiError> {
     let presented = bearer(parts).ok_or(ApiError::Unauthenticated)?;
     let key = state
         .keys()

@@ -14,6 +14,7 @@ mod health;
 mod html;
 mod metrics;
 mod observability;
+mod route_table;
 mod webhooks;
 mod routes {
     pub mod auth;
@@ -147,9 +148,31 @@ impl AppState {
     }
 }
 
+/// The whole application: its router and the names of its routes.
+#[derive(Debug, Clone)]
+pub struct App {
+    router: Router,
+    paths: Vec<String>,
+}
+
+impl App {
+    /// Mounts another router (the embedded Stripe stand-in) under `prefix`;
+    /// its requests are logged under the route `{prefix}/{*rest}`.
+    pub fn nest(mut self, prefix: &str, router: Router) -> Self {
+        self.router = self.router.nest(prefix, router);
+        self.paths.push(format!("{prefix}/{{*rest}}"));
+        self
+    }
+
+    /// Every route's path template, in the order they were added.
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+}
+
 /// The whole application router.
-pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
+pub fn router(state: AppState) -> App {
+    let (routes, paths) = route_table::Routes::new()
         .merge(health::routes())
         .merge(metrics::routes())
         .merge(webhooks::routes())
@@ -159,20 +182,24 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::credits::routes())
         .merge(routes::entitlements::routes())
         .merge(routes::payment_pages::routes())
+        .into_parts();
+    let router = routes
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state);
-    observability::wrap(routes)
+    App { router, paths }
 }
 
-/// Serves `router` on an already-bound listener until `shutdown` resolves.
+/// Serves `app` on an already-bound listener until `shutdown` resolves.
 /// Tests bind `127.0.0.1:0` and pass the listener in.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app.into_make_service())
+    let names = route_table::RouteNames::new(app.paths.iter().map(String::as_str));
+    let service = observability::RequestService::new(app.router, names);
+    axum::serve(listener, tower::make::Shared::new(service))
         .with_graceful_shutdown(shutdown)
         .await
 }

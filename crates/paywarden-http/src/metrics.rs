@@ -8,12 +8,12 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 
+use crate::route_table::Routes;
 use crate::AppState;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+pub(crate) fn routes() -> Routes {
+    Routes::new().route("/metrics", get(metrics))
 }
 
 fn counter(out: &mut String, name: &str, help: &str, samples: &[(&str, u64)]) {

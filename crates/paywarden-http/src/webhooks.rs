@@ -3,17 +3,19 @@
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::extract::{RawBody, MAX_BODY_BYTES};
+use crate::route_table::Routes;
 use crate::AppState;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/webhooks/stripe", post(receive_stripe_event))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+pub(crate) fn routes() -> Routes {
+    Routes::new().route(
+        "/webhooks/stripe",
+        post(receive_stripe_event).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+    )
 }
 
 /// The acknowledgement Stripe gets. Fields serialize in this order.

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use paywarden_app::credits::GrantRequest;
 use paywarden_core::UserId;
 use serde::Deserialize;
@@ -15,11 +15,12 @@ use serde_json::{json, Value};
 use crate::auth::AdminKey;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Path};
+use crate::route_table::Routes;
 use crate::routes::credits::{answer, required_key};
 use crate::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
+pub(super) fn routes() -> Routes {
+    Routes::new()
         .route("/users/{user_id}/credits", get(show).post(grant))
         .route("/ledger/verify", get(verify))
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use paywarden_app::events;
 use paywarden_app::retry::RetryOutcome;
 use paywarden_store::StoredEvent;
@@ -12,10 +12,11 @@ use serde_json::{json, Value};
 use crate::auth::AdminKey;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
+use crate::route_table::Routes;
 use crate::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
+pub(super) fn routes() -> Routes {
+    Routes::new()
         .route("/events", get(list_events))
         .route("/events/{id}", get(show_event))
         .route("/events/{id}/retry", post(retry_event))

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use paywarden_app::entitlements::GrantRequest;
 use paywarden_core::catalog::FeatureValue;
 use paywarden_core::UserId;
@@ -17,10 +17,11 @@ use serde_json::{json, Value};
 use crate::auth::AdminKey;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Path};
+use crate::route_table::Routes;
 use crate::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
+pub(super) fn routes() -> Routes {
+    Routes::new()
         .route("/users/{user_id}/grants", get(list).post(create))
         .route("/users/{user_id}/grants/{id}", delete(revoke))
 }

@@ -10,11 +10,9 @@ mod webhooks;
 
 pub use events::event_json;
 
-use axum::Router;
+use crate::route_table::Routes;
 
-use crate::AppState;
-
-pub(crate) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Routes {
     events::routes()
         .merge(grants::routes())
         .merge(credits::routes())

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use paywarden_store::{Delivery, WebhookEndpoint};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,10 +14,11 @@ use serde_json::{json, Value};
 use crate::auth::AdminKey;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Path, Query};
+use crate::route_table::Routes;
 use crate::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
+pub(super) fn routes() -> Routes {
+    Routes::new()
         .route(
             "/webhook-endpoints",
             get(list_webhook_endpoints).post(create_webhook_endpoint),

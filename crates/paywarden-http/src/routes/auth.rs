@@ -7,7 +7,7 @@ use axum::http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use paywarden_core::UserId;
 use serde::Deserialize;
 use serde_json::json;
@@ -16,13 +16,14 @@ use crate::error::ApiError;
 use crate::extract::user::EndUser;
 use crate::extract::Query;
 use crate::html::{escape, query_value};
+use crate::route_table::Routes;
 use crate::AppState;
 
 /// The demo users offered on the demo login page.
 const DEMO_USERS: [&str; 3] = ["alice", "bob", "carol"];
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/auth/callback", get(callback))
         .route("/auth/logout", post(logout))
         .route("/auth/demo", get(demo))

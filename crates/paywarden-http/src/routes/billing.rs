@@ -9,7 +9,7 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use paywarden_app::billing::{
     CheckoutSessionCreated, CheckoutStatus, NewCheckout, NewSubscription, PlanView,
     PortalSessionCreated, SubscriptionChange, SubscriptionDetails,
@@ -20,17 +20,18 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::extract::acting::ActingUser;
 use crate::extract::{idempotency_key, JsonBody, Path, Query};
+use crate::route_table::Routes;
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/api/plans", get(plans))
         .nest("/api", user_routes())
         .nest("/api/users/{user_id}", user_routes())
 }
 
-fn user_routes() -> Router<AppState> {
-    Router::new()
+fn user_routes() -> Routes {
+    Routes::new()
         .route("/checkout/session", post(create_checkout))
         .route("/checkout/session/{id}", get(checkout_status))
         .route(

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use paywarden_app::credits::{
     CreditAnswer, DebitRequest, HoldRequest, ReleaseRequest, SettleRequest,
 };
@@ -20,10 +20,11 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::extract::acting::{ActingCaller, ActingUser};
 use crate::extract::{idempotency_key, JsonBody, OptionalJsonBody, Path, Query};
+use crate::route_table::Routes;
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
-    let mut router = Router::new()
+pub fn routes() -> Routes {
+    let mut router = Routes::new()
         .route("/api/me/credits", get(wallet))
         .route("/api/me/ledger", get(ledger));
     for base in ["/api", "/api/users/{user_id}"] {

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+
 use paywarden_app::entitlements::{allows, Checked};
 use paywarden_core::catalog::FeatureValue;
 use paywarden_core::UserId;
@@ -21,10 +21,11 @@ use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::extract::user::EndUser;
 use crate::extract::{Path, Query};
+use crate::route_table::Routes;
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/api/me/entitlements", get(mine))
         .route("/api/entitlements/{user_id}", get(of_user))
 }

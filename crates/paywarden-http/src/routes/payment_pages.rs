@@ -7,17 +7,18 @@ use axum::http::header::LOCATION;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+
 use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::extract::user::EndUser;
 use crate::extract::Query;
 use crate::html::{escape, page, query_value};
+use crate::route_table::Routes;
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/payment/success", get(success))
         .route("/payment/cancel", get(cancel))
 }

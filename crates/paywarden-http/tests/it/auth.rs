@@ -437,7 +437,7 @@ async fn jwks_keys_verify_rs256_and_es256_and_unknown_kids_are_bounded() {
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let jwks_addr = listener.local_addr().expect("addr");
-    let jwks_server = tokio::spawn(serve(listener, jwks_app, std::future::pending()));
+    let jwks_server = tokio::spawn(async move { axum::serve(listener, jwks_app).await });
 
     let jwks = Jwks::new(
         &format!("http://{jwks_addr}/jwks.json"),
@@ -529,7 +529,7 @@ async fn an_unknown_kid_triggers_one_refresh_after_the_interval() {
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let jwks_server = tokio::spawn(serve(listener, jwks_app, std::future::pending()));
+    let jwks_server = tokio::spawn(async move { axum::serve(listener, jwks_app).await });
     let jwks = Jwks::new(
         &format!("http://{addr}/jwks.json"),
         Duration::from_millis(200),
