@@ -12,23 +12,19 @@
 //! its profile.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use moka::ops::compute::Op;
 use moka::sync::Cache;
 use paywarden_core::UserId;
 use paywarden_store::EntitlementsRow;
 
-#[derive(Debug)]
-struct Cached {
-    row: Arc<EntitlementsRow>,
-    stored_at: Instant,
-}
+use super::snapshot::Snapshot;
 
 /// The memory tier.
 #[derive(Clone)]
 pub(crate) struct MemoryTier {
-    cache: Cache<UserId, Arc<Cached>>,
+    cache: Cache<UserId, Arc<Snapshot>>,
 }
 
 impl std::fmt::Debug for MemoryTier {
@@ -57,28 +53,31 @@ impl MemoryTier {
         now_secs: i64,
         min_version: i64,
         max_age: Option<Duration>,
-    ) -> Option<Arc<EntitlementsRow>> {
+    ) -> Option<Arc<Snapshot>> {
         let cached = self.cache.get(user)?;
-        if cached.row.version < min_version || !servable(&cached.row, now_secs) {
+        let row = cached.row();
+        if row.version < min_version || !servable(row, now_secs) {
             return None;
         }
-        if max_age.is_some_and(|age| cached.stored_at.elapsed() > age) {
+        if max_age.is_some_and(|age| cached.made_at().elapsed() > age) {
             return None;
         }
-        Some(Arc::clone(&cached.row))
+        Some(cached)
     }
 
-    /// Stores `row` unless a newer version is already there. Equal
-    /// versions refresh the entry's age.
+    /// Stores a copy of `row` unless a newer version is already there.
     pub(crate) fn put(&self, row: &EntitlementsRow) {
-        let fresh = Arc::new(Cached {
-            row: Arc::new(row.clone()),
-            stored_at: Instant::now(),
-        });
+        self.put_snapshot(Arc::new(Snapshot::new(row.clone())));
+    }
+
+    /// Stores `fresh` unless a newer version is already there. Equal
+    /// versions refresh the entry's age.
+    pub(crate) fn put_snapshot(&self, fresh: Arc<Snapshot>) {
+        let version = fresh.row().version;
         self.cache
-            .entry(row.user_id.clone())
+            .entry(fresh.row().user_id.clone())
             .and_compute_with(|existing| match existing {
-                Some(entry) if entry.value().row.version > row.version => Op::Nop,
+                Some(entry) if entry.value().row().version > version => Op::Nop,
                 _ => Op::Put(fresh),
             });
     }
@@ -123,9 +122,9 @@ mod tests {
         let ada: UserId = "ada".parse().expect("user");
         memory.put(&row("ada", 3, None));
         memory.put(&row("ada", 2, None));
-        assert_eq!(memory.get(&ada, 0, 0, None).map(|r| r.version), Some(3));
+        assert_eq!(memory.get(&ada, 0, 0, None).map(|r| r.row().version), Some(3));
         memory.put(&row("ada", 4, None));
-        assert_eq!(memory.get(&ada, 0, 0, None).map(|r| r.version), Some(4));
+        assert_eq!(memory.get(&ada, 0, 0, None).map(|r| r.row().version), Some(4));
     }
 
     #[test]

@@ -18,6 +18,7 @@
 mod grants;
 mod memory;
 mod redis_tier;
+mod snapshot;
 mod stats;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use grants::GrantRequest;
 pub use redis_tier::{RedisSettings, RedisTierError};
+pub use snapshot::Snapshot;
 pub use stats::{CacheCounts, CacheStats};
 
 use crate::AppError;
@@ -55,9 +57,9 @@ impl Source {
 }
 
 /// A check's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Checked {
-    pub row: Arc<EntitlementsRow>,
+    pub snapshot: Arc<Snapshot>,
     pub source: Source,
     /// Unix milliseconds the answer holds for.
     pub as_of: i64,
@@ -204,7 +206,7 @@ impl Entitlements {
         {
             cache.stats.memory_hit();
             return Ok(Checked {
-                row,
+                snapshot: row,
                 source: Source::Memory,
                 as_of: now,
             });
@@ -212,10 +214,11 @@ impl Entitlements {
         if let Some(redis) = &cache.redis {
             match redis.get(user).await {
                 Ok(Some(row)) if row.version >= min && memory::servable(&row, now_secs) => {
-                    cache.memory.put(&row);
+                    let snapshot = Arc::new(Snapshot::new(row));
+                    cache.memory.put_snapshot(snapshot.clone());
                     cache.stats.redis_hit();
                     return Ok(Checked {
-                        row: Arc::new(row),
+                        snapshot,
                         source: Source::Redis,
                         as_of: now,
                     });
@@ -235,12 +238,13 @@ impl Entitlements {
                 row.version
             )));
         }
-        cache.memory.put(&row);
         if let Some(redis) = &cache.redis {
             redis.refill(&row);
         }
+        let snapshot = Arc::new(Snapshot::new(row));
+        cache.memory.put_snapshot(snapshot.clone());
         Ok(Checked {
-            row: Arc::new(row),
+            snapshot,
             source: Source::Database,
             as_of: now,
         })

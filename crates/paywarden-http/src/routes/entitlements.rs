@@ -16,6 +16,7 @@ use paywarden_core::catalog::FeatureValue;
 use paywarden_core::UserId;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::auth::ServerKey;
 use crate::error::ApiError;
@@ -51,9 +52,11 @@ struct Answer<'a> {
     allowed: Option<bool>,
 }
 
-/// Every feature, or only the one asked about (`null` when the user has
+/// Every feature (already written as JSON when the snapshot was made, or
+/// the map itself), or only the one asked about (`null` when the user has
 /// no such feature).
 enum Features<'a> {
+    Written(&'a RawValue),
     All(&'a BTreeMap<String, FeatureValue>),
     One(&'a str, Option<&'a FeatureValue>),
 }
@@ -61,6 +64,7 @@ enum Features<'a> {
 impl Serialize for Features<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
+            Features::Written(json) => json.serialize(serializer),
             Features::All(all) => all.serialize(serializer),
             Features::One(name, value) => {
                 let mut map = serializer.serialize_map(Some(1))?;
@@ -72,13 +76,14 @@ impl Serialize for Features<'_> {
 }
 
 fn answer(checked: &Checked, feature: Option<&str>) -> Response {
-    let row = &checked.row;
-    let (features, allowed) = match feature {
-        Some(name) => {
+    let row = checked.snapshot.row();
+    let (features, allowed) = match (feature, checked.snapshot.features_json()) {
+        (Some(name), _) => {
             let value = row.features.get(name);
             (Features::One(name, value), Some(allows(value)))
         }
-        None => (Features::All(&row.features), None),
+        (None, Some(json)) => (Features::Written(json), None),
+        (None, None) => (Features::All(&row.features), None),
     };
     let answer = Answer {
         user_id: &row.user_id,

@@ -243,6 +243,23 @@ async fn secrets_in_logs_never_appear_at_debug_and_replays_are_logged() {
         );
     }
 
+    // Every request ends with one line naming its route by template (the
+    // event id stays out of it), its status and its latency.
+    let finished: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|v| v["message"] == "request finished")
+        .collect();
+    for status in [200, 401] {
+        assert!(
+            finished.iter().any(|v| v["span"]["http.route"] == "/api/admin/events/{id}"
+                && v["status"] == status
+                && v["latency_ms"].is_number()
+                && v["span"]["request_id"].as_str().is_some_and(|id| id.len() == 36)),
+            "no `request finished` {status} line for /api/admin/events/{{id}}:\n{log}"
+        );
+    }
+
     let mut forbidden = vec![
         ("webhook secret", secret.clone()),
         ("wrong webhook secret", wrong_secret.clone()),
