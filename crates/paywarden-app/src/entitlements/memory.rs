@@ -122,9 +122,15 @@ mod tests {
         let ada: UserId = "ada".parse().expect("user");
         memory.put(&row("ada", 3, None));
         memory.put(&row("ada", 2, None));
-        assert_eq!(memory.get(&ada, 0, 0, None).map(|r| r.row().version), Some(3));
+        assert_eq!(
+            memory.get(&ada, 0, 0, None).map(|r| r.row().version),
+            Some(3)
+        );
         memory.put(&row("ada", 4, None));
-        assert_eq!(memory.get(&ada, 0, 0, None).map(|r| r.row().version), Some(4));
+        assert_eq!(
+            memory.get(&ada, 0, 0, None).map(|r| r.row().version),
+            Some(4)
+        );
     }
 
     #[test]

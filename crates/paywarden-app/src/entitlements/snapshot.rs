@@ -69,6 +69,9 @@ mod tests {
         };
         let expected = serde_json::to_string(&row.features).expect("json");
         let snapshot = Snapshot::new(row);
-        assert_eq!(snapshot.features_json().map(RawValue::get), Some(expected.as_str()));
+        assert_eq!(
+            snapshot.features_json().map(RawValue::get),
+            Some(expected.as_str())
+        );
     }
 }

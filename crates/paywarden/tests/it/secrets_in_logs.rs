@@ -252,10 +252,14 @@ async fn secrets_in_logs_never_appear_at_debug_and_replays_are_logged() {
         .collect();
     for status in [200, 401] {
         assert!(
-            finished.iter().any(|v| v["span"]["http.route"] == "/api/admin/events/{id}"
-                && v["status"] == status
-                && v["latency_ms"].is_number()
-                && v["span"]["request_id"].as_str().is_some_and(|id| id.len() == 36)),
+            finished
+                .iter()
+                .any(|v| v["span"]["http.route"] == "/api/admin/events/{id}"
+                    && v["status"] == status
+                    && v["latency_ms"].is_number()
+                    && v["span"]["request_id"]
+                        .as_str()
+                        .is_some_and(|id| id.len() == 36)),
             "no `request finished` {status} line for /api/admin/events/{{id}}:\n{log}"
         );
     }
