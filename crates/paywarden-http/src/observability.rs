@@ -50,11 +50,13 @@ fn request_id<B>(request: &Request<B>) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
-fn make_span<B>(request: &Request<B>, route: &str, request_id: &HeaderValue) -> Span {
+/// The request's span. Its fields (the route lookup among them) are only
+/// worked out when the span is enabled.
+fn make_span<B>(request: &Request<B>, routes: &RouteNames, request_id: &HeaderValue) -> Span {
     tracing::info_span!(
         "request",
         http.method = %request.method(),
-        http.route = route,
+        http.route = routes.name(request.uri().path()).unwrap_or("unmatched"),
         request_id = request_id.to_str().unwrap_or_default(),
         key.id = tracing::field::Empty,
     )
@@ -101,11 +103,7 @@ where
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let started = Instant::now();
         let request_id = request_id(&request);
-        let route = self
-            .routes
-            .name(request.uri().path())
-            .unwrap_or("unmatched");
-        let span = make_span(&request, route, &request_id);
+        let span = make_span(&request, &self.routes, &request_id);
         let inner = {
             let _entered = span.enter();
             catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
