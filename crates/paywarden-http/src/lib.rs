@@ -163,11 +163,6 @@ impl App {
         self.paths.push(format!("{prefix}/{{*rest}}"));
         self
     }
-
-    /// Every route's path template, in the order they were added.
-    pub fn paths(&self) -> &[String] {
-        &self.paths
-    }
 }
 
 /// The whole application router.

@@ -62,13 +62,10 @@ fn make_span<B>(request: &Request<B>, routes: &RouteNames, request_id: &HeaderVa
     )
 }
 
-fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
-    let detail = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)");
-    tracing::error!(panic = detail, "handler panicked");
+/// The payload is not logged: a panic message may carry whatever a
+/// handler formatted into it, secrets included.
+fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    tracing::error!("handler panicked");
     ApiError::Internal(None).into_response()
 }
 

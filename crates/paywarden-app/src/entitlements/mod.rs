@@ -200,13 +200,13 @@ impl Entitlements {
         let now_secs = now.div_euclid(1000);
         let min = min_version.unwrap_or(0);
         let cache = &self.cache;
-        if let Some(row) = cache
+        if let Some(snapshot) = cache
             .memory
             .get(user, now_secs, min, cache.memory_max_age())
         {
             cache.stats.memory_hit();
             return Ok(Checked {
-                snapshot: row,
+                snapshot,
                 source: Source::Memory,
                 as_of: now,
             });

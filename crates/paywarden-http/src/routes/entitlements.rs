@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-
 use paywarden_app::entitlements::{allows, Checked};
 use paywarden_core::catalog::FeatureValue;
 use paywarden_core::UserId;

@@ -7,7 +7,6 @@ use axum::http::header::LOCATION;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-
 use serde::Deserialize;
 
 use crate::error::ApiError;
