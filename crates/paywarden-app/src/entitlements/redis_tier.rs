@@ -19,7 +19,7 @@ use paywarden_store::{now_ms, EntitlementsRow};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -155,9 +155,12 @@ pub(crate) struct RedisTier {
     settings: RedisSettings,
     /// Unix ms until which commands are not tried.
     breaker_until: AtomicI64,
-    /// Whether this replica currently hears the other replicas' changes.
+    /// Whether this replica currently hears the other replicas' changes
+    /// and can tell them its own.
     subscribed: AtomicBool,
     outgoing: mpsc::Sender<Outgoing>,
+    /// Wakes the writer from its backoff when Redis is back.
+    back: Notify,
 }
 
 impl std::fmt::Debug for RedisTier {
@@ -189,6 +192,7 @@ impl RedisTier {
             breaker_until: AtomicI64::new(0),
             subscribed: AtomicBool::new(false),
             outgoing,
+            back: Notify::new(),
         });
         tokio::spawn(connect(tier.clone(), shutdown.clone()));
         tokio::spawn(subscribe(
@@ -215,10 +219,35 @@ impl RedisTier {
     }
 
     fn connection(&self) -> Result<ConnectionManager, RedisTierError> {
-        if now_ms() < self.breaker_until.load(Ordering::Relaxed) {
+        if self.breaker_open() {
             return Err(RedisTierError::BreakerOpen);
         }
         self.conn.get().cloned().ok_or(RedisTierError::NotConnected)
+    }
+
+    fn breaker_open(&self) -> bool {
+        now_ms() < self.breaker_until.load(Ordering::Relaxed)
+    }
+
+    /// Whether the command connection answers, after up to `attempts`
+    /// tries: the first command after an outage may only start the
+    /// reconnection. Closes the breaker when it does.
+    async fn commands_answer(&self, attempts: u32) -> bool {
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            self.breaker_until.store(0, Ordering::Relaxed);
+            let Ok(mut conn) = self.connection() else {
+                continue;
+            };
+            let pong: Result<String, _> = self.run(redis::cmd("PING").query_async(&mut conn)).await;
+            if pong.is_ok() {
+                self.breaker_until.store(0, Ordering::Relaxed);
+                return true;
+            }
+        }
+        false
     }
 
     fn trip(&self) {
@@ -332,6 +361,11 @@ async fn connect(tier: Arc<RedisTier>, shutdown: CancellationToken) {
 /// Hears other replicas' changes. While not subscribed, the memory tier
 /// serves only very fresh entries; once subscribed again it is cleared,
 /// since changes may have been missed meanwhile.
+///
+/// "Subscribed" also waits for the command connection: hearing the others
+/// while this replica's own changes cannot reach them would leave their
+/// memories stale. Coming back wakes the writer so that changes waiting
+/// through the outage go out at once rather than after its backoff.
 async fn subscribe(
     tier: Arc<RedisTier>,
     memory: MemoryTier,
@@ -349,10 +383,17 @@ async fn subscribe(
             () = shutdown.cancelled() => return,
             opened = opened => opened,
         };
+        let pubsub = match pubsub {
+            Ok(Ok(pubsub)) if tier.commands_answer(10).await => Ok(pubsub),
+            Ok(Ok(_)) => Err("redis subscription opened but commands fail".to_owned()),
+            Ok(Err(err)) => Err(format!("redis subscription failed: {err}")),
+            Err(_) => Err("redis subscription timed out".to_owned()),
+        };
         match pubsub {
-            Ok(Ok(pubsub)) => {
+            Ok(pubsub) => {
                 memory.clear();
                 tier.subscribed.store(true, Ordering::Release);
+                tier.back.notify_one();
                 info!("entitlements cache subscribed to changes");
                 delay = Duration::from_millis(100);
                 let (mut sink, mut stream) = pubsub.split();
@@ -381,10 +422,7 @@ async fn subscribe(
                 tier.subscribed.store(false, Ordering::Release);
                 warn!("entitlements change subscription lost; serving from the database until it is back");
             }
-            Ok(Err(err)) => {
-                tracing::debug!(error = %err, "redis subscription failed");
-            }
-            Err(_) => tracing::debug!("redis subscription timed out"),
+            Err(why) => tracing::debug!("{why}"),
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -444,11 +482,31 @@ async fn write(
             }
         }
         if failed {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(delay) => {}
-            }
+            let backoff = tokio::time::sleep(delay);
+            tokio::pin!(backoff);
             delay = (delay * 2).min(Duration::from_secs(2));
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = &mut backoff => break,
+                    () = tier.back.notified() => {
+                        delay = Duration::from_millis(50);
+                        break;
+                    }
+                    next = queue.recv() => match next {
+                        Some(out) => {
+                            // A new change is worth a try at once, unless
+                            // Redis failed only a moment ago.
+                            let now = out.announce && !tier.breaker_open();
+                            merge(&mut pending, out);
+                            if now {
+                                break;
+                            }
+                        }
+                        None => return,
+                    },
+                }
+            }
         } else {
             delay = Duration::from_millis(50);
         }

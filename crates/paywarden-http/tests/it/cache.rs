@@ -489,7 +489,12 @@ async fn redis_cut_mid_load_costs_fallbacks_not_errors_and_invalidation_resumes(
     proxy.restore_networking();
     wait_subscribed(&a.cache, Duration::from_secs(10)).await;
     wait_subscribed(&b.cache, Duration::from_secs(10)).await;
-    // Invalidation works again: B hears the next change within 100 ms.
+    // Invalidation works again: B, holding u2 in memory, hears the next
+    // change within 100 ms (a read from the database would not prove it).
+    let held = Instant::now();
+    while check(&http, &b.base, &server, "u2").await["source"] != "memory" {
+        assert!(held.elapsed() < Duration::from_secs(2), "B never held u2");
+    }
     let granted = grant(&a, &admin, "u2", json!({ "api": true })).await;
     let acked = Instant::now();
     let version = granted["entitlements"]["version"].as_i64().expect("v");
