@@ -214,6 +214,14 @@ own_id!(
     /// One message's delivery to one endpoint (`dlv_<ulid>`).
     OutboundDeliveryId, "dlv_", "outbound delivery"
 );
+own_id!(
+    /// A course users book seats on (`crs_<ulid>`).
+    CourseId, "crs_", "course"
+);
+own_id!(
+    /// One user's booking of one course, kept across payment retries (`bkg_<ulid>`).
+    BookingId, "bkg_", "booking"
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod courses;
 pub mod credits;
 pub mod ids;
 pub mod money;

@@ -9,7 +9,7 @@
 //!
 //! Work is grouped by aggregate: the event inbox ([`EventInbox`] inside a
 //! transaction, [`EventLog`] for reads), projections ([`ProjectionWriter`]),
-//! operator keys ([`ApiKeys`]), and outbound webhooks ([`WebhookEndpoints`],
+//! operator keys ([`ApiKeys`]), courses and seat bookings ([`Bookings`]), and outbound webhooks ([`WebhookEndpoints`],
 //! [`OutboundQueue`], and `StoreTx::enqueue_outbound` inside a transaction). The rules that protect money and
 //! exactly-once delivery are constraints in both schemas, not only code.
 #![forbid(unsafe_code)]
@@ -17,6 +17,7 @@
 mod accounts;
 mod api_keys;
 mod backend;
+mod bookings;
 mod credits;
 mod entitlements;
 mod error;
@@ -33,6 +34,10 @@ mod time;
 
 pub use api_keys::{ApiKey, ApiKeyRole, ApiKeys, NewApiKey};
 pub use backend::Backend;
+pub use bookings::{
+    Booking, BookingSettlement, BookingView, Bookings, CourseSeats, HoldOutcome, Settled,
+    HOLD_GRACE_SECS,
+};
 pub use credits::{
     CreditLedger, CreditOp, CreditOutcome, CreditReceipt, EntryKind, Hold, HoldStatus, Idempotent,
     LedgerEntry, LedgerMismatch, LedgerPage, LedgerReport, Wallet,

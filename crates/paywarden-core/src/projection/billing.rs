@@ -185,7 +185,21 @@ pub(super) fn payment_intent_succeeded(event: &Event) -> Result<Vec<Change>, Pro
             payment_intent: id,
         })]);
     }
-    Ok(vec![Change::Payment(PaymentRecord {
+    let mut changes = Vec::new();
+    // A booking's Checkout copies `booking_id` onto its PaymentIntent, so
+    // the payment confirms the booking even if the session's event is late.
+    if let Some(booking) =
+        metadata_text(&intent.metadata, "booking_id").and_then(|b| b.parse().ok())
+    {
+        changes.push(Change::Booking(BookingRecord {
+            booking,
+            session: None,
+            outcome: CheckoutOutcome::Paid,
+            amount_paid: intent.amount_received.or(intent.amount),
+            payment_intent: Some(id.clone()),
+        }));
+    }
+    changes.push(Change::Payment(PaymentRecord {
         source_id: intent.id.clone(),
         source: PaymentSource::PaymentIntent,
         invoice: None,
@@ -198,7 +212,8 @@ pub(super) fn payment_intent_succeeded(event: &Event) -> Result<Vec<Change>, Pro
         period_end: None,
         event_id: event.id.clone(),
         created: event.created,
-    })])
+    }));
+    Ok(changes)
 }
 
 pub(super) fn payment_intent_failed(event: &Event) -> Result<Vec<Change>, ProjectionError> {

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::records::*;
 use super::{currency, malformed, object, precedence, primary_id, ProjectionError};
+use crate::ids::CheckoutSessionId;
 use crate::stripe::{
     metadata_text, CheckoutPaymentStatus, CheckoutSession, Event, SubscriptionStatus,
 };
@@ -13,7 +14,7 @@ use crate::user::UserId;
 
 pub(super) fn plan(event: &Event) -> Result<Vec<Change>, ProjectionError> {
     let session: CheckoutSession = object(event)?;
-    let id = primary_id(event, &session.id)?;
+    let id: CheckoutSessionId = primary_id(event, &session.id)?;
     let outcome = outcome(event, &session)?;
     let user_id = user_of(&session);
     let customer = session.customer.as_ref().and_then(|r| r.typed());
@@ -25,7 +26,7 @@ pub(super) fn plan(event: &Event) -> Result<Vec<Change>, ProjectionError> {
     };
 
     let mut changes = vec![Change::CheckoutSession(CheckoutSessionRecord {
-        id,
+        id: id.clone(),
         user_id: user_id.clone(),
         customer: customer.clone(),
         mode: session.mode.clone(),
@@ -43,6 +44,19 @@ pub(super) fn plan(event: &Event) -> Result<Vec<Change>, ProjectionError> {
         precedence: precedence(event, terminal, rank),
     })];
 
+    if let Some(booking) =
+        metadata_text(&session.metadata, "booking_id").and_then(|id| id.parse().ok())
+    {
+        if outcome != CheckoutOutcome::AwaitingPayment {
+            changes.push(Change::Booking(BookingRecord {
+                booking,
+                session: Some(id.clone()),
+                outcome,
+                amount_paid: session.amount_total,
+                payment_intent: session.payment_intent.as_ref().and_then(|r| r.typed()),
+            }));
+        }
+    }
     if outcome != CheckoutOutcome::Paid {
         return Ok(changes);
     }

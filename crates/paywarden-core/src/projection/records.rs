@@ -39,6 +39,21 @@ pub enum Change {
     Refund(RefundRecord),
     Dispute(DisputeRecord),
     PaymentMethod(PaymentMethodRecord),
+    /// A payment, failure or expiry of a session paywarden made for a
+    /// course booking (`metadata.booking_id`).
+    Booking(BookingRecord),
+}
+
+/// What a verified event says about a booking's payment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookingRecord {
+    pub booking: crate::ids::BookingId,
+    /// The Checkout Session, when the event is about one.
+    pub session: Option<CheckoutSessionId>,
+    /// `Paid`, `Failed` or `Expired` (never `AwaitingPayment`).
+    pub outcome: CheckoutOutcome,
+    pub amount_paid: Option<i64>,
+    pub payment_intent: Option<PaymentIntentId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

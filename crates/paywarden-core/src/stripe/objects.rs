@@ -387,6 +387,8 @@ pub struct PaymentIntent {
     pub invoice: Option<Reference>,
     pub last_payment_error: Option<PaymentError>,
     pub created: Option<i64>,
+    #[serde(deserialize_with = "metadata_or_empty")]
+    pub metadata: Metadata,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

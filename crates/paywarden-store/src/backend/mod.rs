@@ -39,6 +39,15 @@ impl Backend {
         }
     }
 
+    /// The backend a connection talks to.
+    pub(crate) fn of(conn: &sqlx::AnyConnection) -> Self {
+        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+            Self::Sqlite
+        } else {
+            Self::Postgres
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sqlite => "sqlite",

@@ -175,6 +175,7 @@ async fn apply(
         Change::Refund(record) => objects::refund(conn, record, ctx).await,
         Change::Dispute(record) => objects::dispute(conn, record, ctx).await,
         Change::PaymentMethod(record) => objects::payment_method(conn, record, ctx).await,
+        Change::Booking(record) => crate::bookings::apply_record(conn, record, ctx.now).await,
     }
 }
 

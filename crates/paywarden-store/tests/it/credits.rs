@@ -312,22 +312,12 @@ async fn one_key_sent_concurrently_has_one_effect() {
     }
 }
 
-/// A raw connection to the test's database, bypassing the store.
-async fn raw(t: &TestStore) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(t.url.expose())
-        .await
-        .expect("raw connection")
-}
-
 #[tokio::test]
 async fn the_database_refuses_to_change_the_ledger_or_overdraw_a_wallet() {
     for t in backends().await {
         let ed = user("ed");
         applied(send(&t, &ed, &grant(10), "g", "g").await, "grant");
-        let pool = raw(&t).await;
+        let pool = crate::support::raw(&t).await;
         for sql in [
             "UPDATE credit_ledger SET amount = 1000",
             "DELETE FROM credit_ledger",

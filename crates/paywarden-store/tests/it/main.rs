@@ -4,6 +4,7 @@
 
 mod accounts;
 mod api_keys;
+mod bookings;
 mod concurrency;
 mod convergence;
 mod credits;

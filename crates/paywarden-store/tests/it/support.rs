@@ -247,3 +247,13 @@ pub async fn in_both_orders<S: AsRef<str>>(bodies: &[S]) -> Vec<(TestStore, Test
     }
     pairs
 }
+
+/// A raw connection to the test's database, bypassing the store.
+pub async fn raw(t: &TestStore) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(t.url.expose())
+        .await
+        .expect("raw connection")
+}
