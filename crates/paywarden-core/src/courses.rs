@@ -215,7 +215,7 @@ mod tests {
         CourseDraft {
             title: "Rust for billing".into(),
             description: "Two days.".into(),
-            price: 49_00,
+            price: 4_900,
             currency: "EUR".into(),
             capacity: 20,
             starts_at: 2_000_000_000,

@@ -33,7 +33,7 @@ async fn course(t: &TestStore, capacity: i64) -> CourseId {
         CourseDraft {
             title: "Webhooks done right".into(),
             description: "One day.".into(),
-            price: 120_00,
+            price: 12_000,
             currency: "eur".into(),
             capacity,
             starts_at: start,
@@ -105,7 +105,7 @@ async fn a_held_seat_is_confirmed_once_by_the_verified_payment() {
         let course = course(&t, 2).await;
         let ada = held(hold(store, course, "ada", now_secs() + 1_800).await, &t);
         assert_eq!(ada.status, BookingStatus::Pending, "{}", t.name);
-        assert_eq!(ada.price.amount, 120_00, "{}: the course's price", t.name);
+        assert_eq!(ada.price.amount, 12_000, "{}: the course's price", t.name);
         // Asking again while the hold is live changes nothing.
         match hold(store, course, "ada", now_secs() + 1_800).await {
             HoldOutcome::Exists(same) => assert_eq!(same.id, ada.id, "{}", t.name),
@@ -130,7 +130,7 @@ async fn a_held_seat_is_confirmed_once_by_the_verified_payment() {
             .expect("read")
             .expect("found");
         assert_eq!(confirmed.status, BookingStatus::Confirmed, "{}", t.name);
-        assert_eq!(confirmed.amount_paid, Some(120_00), "{}", t.name);
+        assert_eq!(confirmed.amount_paid, Some(12_000), "{}", t.name);
         assert!(confirmed.confirmed_at.is_some(), "{}", t.name);
         // A late expiry of the same session does not undo a payment.
         deliver(
@@ -427,7 +427,7 @@ async fn the_database_refuses_a_course_without_a_price_or_seats() {
         let draft = CourseDraft {
             title: "Seeded".into(),
             description: String::new(),
-            price: 10_00,
+            price: 1_000,
             currency: "usd".into(),
             capacity: 5,
             starts_at: now_secs() + 100,
