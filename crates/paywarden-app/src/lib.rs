@@ -15,6 +15,7 @@ pub mod outbound;
 mod projecting;
 mod public_url;
 pub mod retry;
+pub mod seed;
 pub mod webhooks;
 
 pub use error::AppError;

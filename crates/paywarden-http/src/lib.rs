@@ -19,6 +19,7 @@ mod webhooks;
 mod routes {
     pub mod auth;
     pub mod billing;
+    pub mod bookings;
     pub mod credits;
     pub mod entitlements;
     pub mod payment_pages;
@@ -174,6 +175,7 @@ pub fn router(state: AppState) -> App {
         .nest("/api/admin", admin::routes())
         .merge(routes::auth::routes())
         .merge(routes::billing::routes())
+        .merge(routes::bookings::routes())
         .merge(routes::credits::routes())
         .merge(routes::entitlements::routes())
         .merge(routes::payment_pages::routes())

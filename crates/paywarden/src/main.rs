@@ -46,6 +46,9 @@ enum Command {
     /// Check the credits ledger.
     #[command(subcommand)]
     Ledger(cli::ledger::LedgerCommand),
+    /// Add sample data (the demo courses).
+    #[command(subcommand)]
+    Seed(cli::seed::SeedCommand),
     /// Show the catalog, or put it into Stripe.
     #[command(subcommand)]
     Catalog(cli::catalog::CatalogCommand),
@@ -74,6 +77,7 @@ async fn main() -> std::process::ExitCode {
         Command::Events(command) => cli::events::run(&config, command).await,
         Command::Catalog(command) => cli::catalog::run(&config, command).await,
         Command::Ledger(command) => cli::ledger::run(&config, command).await,
+        Command::Seed(command) => cli::seed::run(&config, command).await,
         Command::Sim(args) => cli::sim::run(args).await,
     };
     match result {

@@ -21,6 +21,7 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::sim::embedded::{self, Embedded, MOUNT};
 use crate::stripe::{StripeSetup, StripeTarget};
+use paywarden_app::seed::{seed_courses, DEMO_COURSES};
 
 /// How often the embedded stand-in's state file is saved while it changes.
 const SIM_SAVE_EVERY: Duration = Duration::from_secs(1);
@@ -41,6 +42,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut secrets = config.webhook_secrets.clone();
     let embedded = match &config.stripe {
         StripeSetup::Embedded => {
+            // The embedded default is a demo: it has courses to book.
+            let added = seed_courses(&store, DEMO_COURSES)
+                .await
+                .context("adding the demo courses")?;
+            if added > 0 {
+                info!(courses = added, "added the demo courses");
+            }
             let embedded = embedded::start(addr, config.sim_state_file.as_deref()).await?;
             secrets.push(embedded.webhook.secret.clone());
             Some(embedded)

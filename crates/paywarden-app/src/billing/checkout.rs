@@ -179,10 +179,10 @@ impl Billing {
         let urls = self.public_base_url();
         let params = CreateCheckoutSession {
             mode,
-            line_items: vec![LineItem {
-                price: stripe_price.id.clone(),
-                quantity: u64::from(quantity),
-            }],
+            line_items: vec![LineItem::price(
+                stripe_price.id.clone(),
+                u64::from(quantity),
+            )],
             success_url: urls.join(return_paths::SUCCESS),
             cancel_url: urls.join(return_paths::CANCEL),
             customer: Some(customer.as_str().to_owned()),
@@ -190,6 +190,7 @@ impl Billing {
             client_reference_id: Some(user.as_str().to_owned()),
             metadata,
             subscription_data,
+            payment_intent_data: None,
             allow_promotion_codes: None,
             expires_at: None,
         };

@@ -8,6 +8,7 @@
 //! the webhook uses (`apply.rs`).
 
 mod apply;
+mod bookings;
 mod checkout;
 mod customers;
 mod plans;
@@ -24,6 +25,7 @@ use paywarden_stripe::StripeClient;
 
 use crate::PublicBaseUrl;
 
+pub use bookings::{BookingCheckout, CHECKOUT_OPEN_SECS};
 pub use checkout::{CheckoutSessionCreated, CheckoutStatus, NewCheckout};
 pub use plans::{plans_of, PlanPrice, PlanView};
 pub use portal::PortalSessionCreated;

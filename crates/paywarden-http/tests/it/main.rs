@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod batching;
 mod billing;
+mod bookings;
 mod cache;
 mod credits;
 mod duplicates;

@@ -30,6 +30,7 @@ CREATE TABLE bookings (
         CHECK (status IN ('pending', 'confirmed', 'failed', 'cancelled', 'expired')),
     -- The session the user pays on now (retries start a new one).
     checkout_session_id TEXT UNIQUE,
+    checkout_url        TEXT,
     hold_until          BIGINT NOT NULL,
     -- What the user was asked to pay, from the course (the server's price).
     amount              BIGINT NOT NULL CHECK (amount > 0),

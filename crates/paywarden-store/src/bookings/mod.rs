@@ -47,6 +47,8 @@ pub struct Booking {
     pub status: BookingStatus,
     /// The session the user pays on now, once Stripe made it.
     pub checkout_session_id: Option<String>,
+    /// Where the user pays on it.
+    pub checkout_url: Option<String>,
     /// Unix seconds; while pending, the seat is held until then.
     pub hold_until: i64,
     /// What the user is asked to pay (the course's price when booked).
@@ -123,6 +125,7 @@ pub trait Bookings {
         &self,
         booking: BookingId,
         session_id: &str,
+        url: &str,
         hold_until: i64,
         now_ms: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -152,10 +155,10 @@ const COURSE_COLUMNS: &str = "c.id, c.title, c.description, c.price, c.currency,
 /// [`BOOKING_COLUMNS`] unqualified, for `RETURNING` (SQLite refuses a
 /// table alias there).
 pub(crate) const RETURNED_COLUMNS: &str = "id, course_id, user_id, status, \
-     checkout_session_id, hold_until, amount, currency, amount_paid, \
+     checkout_session_id, checkout_url, hold_until, amount, currency, amount_paid, \
      payment_intent_id, status_reason, created_at, updated_at, confirmed_at";
 pub(crate) const BOOKING_COLUMNS: &str = "b.id, b.course_id, b.user_id, b.status, \
-     b.checkout_session_id, b.hold_until, b.amount, b.currency, b.amount_paid, \
+     b.checkout_session_id, b.checkout_url, b.hold_until, b.amount, b.currency, b.amount_paid, \
      b.payment_intent_id, b.status_reason, b.created_at, b.updated_at, b.confirmed_at";
 
 fn read_course(row: &AnyRow) -> Result<CourseSeats, StoreError> {
@@ -190,6 +193,7 @@ pub(crate) fn read_booking(row: &AnyRow) -> Result<Booking, StoreError> {
         user_id: parsed(row, "user_id")?,
         status: parsed(row, "status")?,
         checkout_session_id: row.try_get("checkout_session_id")?,
+        checkout_url: row.try_get("checkout_url")?,
         hold_until: row.try_get("hold_until")?,
         price: Money::new(row.try_get("amount")?, currency),
         amount_paid: row.try_get("amount_paid")?,
@@ -311,7 +315,8 @@ impl Bookings for Store {
         let sql = match existing {
             Some(_) => format!(
                 "UPDATE bookings SET status = 'pending', hold_until = $2, \
-                     checkout_session_id = NULL, status_reason = NULL, updated_at = $3 \
+                     checkout_session_id = NULL, checkout_url = NULL, status_reason = NULL, \
+                     updated_at = $3 \
                  WHERE id = $1 RETURNING {RETURNED_COLUMNS}"
             ),
             None => format!(
@@ -338,6 +343,7 @@ impl Bookings for Store {
         &self,
         booking: BookingId,
         session_id: &str,
+        url: &str,
         hold_until: i64,
         now_ms: i64,
     ) -> Result<(), StoreError> {
@@ -352,13 +358,15 @@ impl Bookings for Store {
         .execute(&mut *tx.tx)
         .await?;
         sqlx::query(
-            "UPDATE bookings SET checkout_session_id = $2, hold_until = $3, updated_at = $4 \
+            "UPDATE bookings SET checkout_session_id = $2, checkout_url = $5, hold_until = $3, \
+                 updated_at = $4 \
              WHERE id = $1 AND status = 'pending'",
         )
         .bind(booking.to_string())
         .bind(session_id)
         .bind(hold_until)
         .bind(now_ms)
+        .bind(url)
         .execute(&mut *tx.tx)
         .await?;
         tx.commit().await

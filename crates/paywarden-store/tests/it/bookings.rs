@@ -112,7 +112,13 @@ async fn a_held_seat_is_confirmed_once_by_the_verified_payment() {
             other => panic!("{}: {other:?}", t.name),
         }
         store
-            .attach_session(ada.id, "cs_test_ada1", now_secs() + 2_400, now_ms())
+            .attach_session(
+                ada.id,
+                "cs_test_ada1",
+                "https://checkout.example/pay",
+                now_secs() + 2_400,
+                now_ms(),
+            )
             .await
             .expect("attach");
         let paid = checkout_event(
@@ -195,7 +201,13 @@ async fn failures_and_expiries_free_the_seat_and_the_booking_can_be_retried() {
         let course = course(&t, 1).await;
         let ada = held(hold(store, course, "ada", now_secs() + 1_800).await, &t);
         store
-            .attach_session(ada.id, "cs_test_a1", now_secs() + 1_800, now_ms())
+            .attach_session(
+                ada.id,
+                "cs_test_a1",
+                "https://checkout.example/pay",
+                now_secs() + 1_800,
+                now_ms(),
+            )
             .await
             .expect("attach");
         assert!(
@@ -234,7 +246,13 @@ async fn failures_and_expiries_free_the_seat_and_the_booking_can_be_retried() {
             t.name
         );
         store
-            .attach_session(bob.id, "cs_test_b1", now_secs() + 1_800, now_ms())
+            .attach_session(
+                bob.id,
+                "cs_test_b1",
+                "https://checkout.example/pay",
+                now_secs() + 1_800,
+                now_ms(),
+            )
             .await
             .expect("attach");
         deliver(
@@ -259,7 +277,13 @@ async fn failures_and_expiries_free_the_seat_and_the_booking_can_be_retried() {
         let again = held(hold(store, course, "ada", now_secs() + 1_800).await, &t);
         assert_eq!(again.id, ada.id, "{}: the same booking row", t.name);
         store
-            .attach_session(ada.id, "cs_test_a2", now_secs() + 1_800, now_ms())
+            .attach_session(
+                ada.id,
+                "cs_test_a2",
+                "https://checkout.example/pay",
+                now_secs() + 1_800,
+                now_ms(),
+            )
             .await
             .expect("attach");
         deliver(
@@ -353,7 +377,13 @@ async fn five_hundred_users_racing_for_twenty_seats_never_oversell() {
                     return None;
                 };
                 store
-                    .attach_session(booking.id, &format!("cs_test_race{n}"), until, now_ms())
+                    .attach_session(
+                        booking.id,
+                        &format!("cs_test_race{n}"),
+                        "https://checkout.example/pay",
+                        until,
+                        now_ms(),
+                    )
                     .await
                     .expect("attach");
                 let body = match rng.gen_range(0..4) {

@@ -35,10 +35,47 @@ pub enum CheckoutMode {
     Subscription,
 }
 
+/// One line of a session: a Price by id, or an inline `price_data` (what
+/// paywarden uses for a course seat, priced from its own database).
 #[derive(Debug, Clone, Serialize)]
 pub struct LineItem {
-    pub price: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_data: Option<InlinePrice>,
     pub quantity: u64,
+}
+
+impl LineItem {
+    pub fn price(price: impl Into<String>, quantity: u64) -> Self {
+        Self {
+            price: Some(price.into()),
+            price_data: None,
+            quantity,
+        }
+    }
+}
+
+/// `line_items[][price_data]` for a one-time amount.
+#[derive(Debug, Clone, Serialize)]
+pub struct InlinePrice {
+    pub currency: String,
+    pub unit_amount: i64,
+    pub product_data: InlineProduct,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InlineProduct {
+    pub name: String,
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+/// `payment_intent_data` of a payment-mode session.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PaymentIntentData {
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
 }
 
 /// `subscription_data` of a subscription-mode session.
@@ -67,6 +104,8 @@ pub struct CreateCheckoutSession {
     pub metadata: Metadata,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subscription_data: Option<SubscriptionData>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_intent_data: Option<PaymentIntentData>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_promotion_codes: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -162,10 +162,7 @@ async fn checkout_sessions_round_trip() -> anyhow::Result<()> {
         .create_checkout_session(
             &CreateCheckoutSession {
                 mode: CheckoutMode::Subscription,
-                line_items: vec![LineItem {
-                    price: price.id.clone(),
-                    quantity: 1,
-                }],
+                line_items: vec![LineItem::price(price.id.clone(), 1)],
                 success_url: "https://app.example/ok?session_id={CHECKOUT_SESSION_ID}".to_owned(),
                 cancel_url: "https://app.example/cancel".to_owned(),
                 customer: None,
@@ -176,6 +173,7 @@ async fn checkout_sessions_round_trip() -> anyhow::Result<()> {
                     metadata: metadata(&[("user_id", "u1")]),
                     trial_period_days: None,
                 }),
+                payment_intent_data: None,
                 allow_promotion_codes: Some(true),
                 expires_at: None,
             },

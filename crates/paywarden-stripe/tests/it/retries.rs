@@ -101,10 +101,7 @@ async fn server_errors_and_rate_limits_are_retried_into_one_session() -> anyhow:
         .create_checkout_session(
             &CreateCheckoutSession {
                 mode: CheckoutMode::Payment,
-                line_items: vec![LineItem {
-                    price: price.id,
-                    quantity: 1,
-                }],
+                line_items: vec![LineItem::price(price.id, 1)],
                 success_url: "https://app.example/ok".to_owned(),
                 cancel_url: "https://app.example/cancel".to_owned(),
                 customer: None,
@@ -112,6 +109,7 @@ async fn server_errors_and_rate_limits_are_retried_into_one_session() -> anyhow:
                 client_reference_id: Some("u1".to_owned()),
                 metadata: Metadata::new(),
                 subscription_data: None,
+                payment_intent_data: None,
                 allow_promotion_codes: None,
                 expires_at: None,
             },

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod events;
 pub mod keys;
 pub mod ledger;
+pub mod seed;
 pub mod sim;
 
 use anyhow::Context;
