@@ -28,6 +28,9 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("this API key's role may not do that")]
     Forbidden,
+    /// A page's form post without the visitor's CSRF token.
+    #[error("{0}")]
+    CsrfRejected(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("this route does not accept that method")]
@@ -65,6 +68,7 @@ impl ApiError {
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::CsrfRejected(_) => (StatusCode::FORBIDDEN, "csrf_failed"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

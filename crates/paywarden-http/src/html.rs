@@ -1,10 +1,6 @@
-//! The little HTML the API crate renders itself (sign-in and payment
-//! return pages) until the page templates arrive: one escape function and
-//! one page frame, so every value is escaped the same way.
-
-use axum::http::header::CONTENT_TYPE;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+//! Escaping for the few strings built outside the page templates (the
+//! demo sign-in page, redirect targets); pages themselves are maud
+//! templates in `pages/`.
 
 /// Escapes text for an HTML element or a quoted attribute.
 pub fn escape(value: &str) -> String {
@@ -35,19 +31,6 @@ pub fn query_value(value: &str) -> String {
             }
         })
         .collect()
-}
-
-/// A whole page: `title` is escaped here, `body` must already be HTML.
-pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;\
-         margin:3rem auto;padding:0 1rem;color:#1a1a1a;line-height:1.5}}a{{color:#0b57d0}}\
-         .note{{color:#555}}</style></head><body>{body}</body></html>",
-        title = escape(title)
-    );
-    (status, [(CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
 #[cfg(test)]

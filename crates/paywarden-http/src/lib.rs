@@ -14,6 +14,7 @@ mod health;
 mod html;
 mod metrics;
 mod observability;
+mod pages;
 mod route_table;
 mod webhooks;
 mod routes {
@@ -179,6 +180,7 @@ pub fn router(state: AppState) -> App {
         .merge(routes::credits::routes())
         .merge(routes::entitlements::routes())
         .merge(routes::payment_pages::routes())
+        .merge(pages::routes())
         .into_parts();
     let router = routes
         .fallback(error::not_found)

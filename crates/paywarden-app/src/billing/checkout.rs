@@ -70,6 +70,8 @@ pub struct CheckoutStatus {
     /// The catalog price and product bought, from the session's metadata.
     pub price: Option<String>,
     pub plan: Option<String>,
+    /// The course booking the session pays for, if it is one.
+    pub booking: Option<String>,
 }
 
 impl Billing {
@@ -305,6 +307,7 @@ impl Billing {
             currency: session.currency,
             price: session.metadata.get("price").cloned(),
             plan: session.metadata.get("plan").cloned(),
+            booking: session.metadata.get("booking_id").cloned(),
         })
     }
 }

@@ -73,7 +73,8 @@ fn bearer(parts: &Parts) -> Option<&str> {
         .then_some(token.trim())
 }
 
-fn session_cookie(parts: &Parts) -> Option<&str> {
+/// The value of the request's cookie `name`, if it is set and not empty.
+pub(crate) fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts
         .headers
         .get_all(COOKIE)
@@ -81,9 +82,13 @@ fn session_cookie(parts: &Parts) -> Option<&str> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(found, _)| *found == name)
         .map(|(_, value)| value)
         .filter(|value| !value.is_empty())
+}
+
+fn session_cookie(parts: &Parts) -> Option<&str> {
+    cookie(parts, SESSION_COOKIE)
 }
 
 impl FromRequestParts<AppState> for EndUser {

@@ -14,6 +14,7 @@ mod duplicates;
 mod failed_events;
 mod fixtures;
 mod outbound;
+mod pages;
 mod probes;
 mod receiver;
 mod reorder;

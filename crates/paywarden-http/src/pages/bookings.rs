@@ -1,0 +1,97 @@
+//! `/bookings`: the visitor's bookings with their payment status, and a
+//! button to continue or retry a payment (`POST /bookings/{id}/pay`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Form;
+use maud::html;
+use paywarden_core::courses::BookingStatus;
+use paywarden_core::ids::BookingId;
+use serde::Deserialize;
+
+use super::courses::{to_checkout, TokenForm};
+use super::csrf::{CsrfToken, CSRF_FIELD};
+use super::layout::{money, page, when};
+use super::{PageError, SignedIn};
+use crate::error::ApiError;
+use crate::extract::Path;
+use crate::route_table::Routes;
+use crate::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .route("/bookings", get(list))
+        .route("/bookings/{id}/pay", post(pay))
+}
+
+#[derive(Debug, Deserialize)]
+struct IdPath {
+    id: String,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    csrf: CsrfToken,
+) -> Result<Response, PageError> {
+    let bookings = state.billing()?.bookings_of(&user).await?;
+    let body = html! {
+        h1 { "My bookings" }
+        @if bookings.is_empty() {
+            p { "You have no bookings yet. " a href="/courses" { "Browse the courses" } "." }
+        } @else {
+            table {
+                caption.muted { "Your course bookings and their payment status" }
+                thead { tr { th scope="col" { "Course" } th scope="col" { "Starts" } th scope="col" { "Amount" } th scope="col" { "Status" } th scope="col" { "Action" } } }
+                tbody {
+                    @for view in &bookings {
+                        @let b = &view.booking;
+                        tr data-booking=(b.id) {
+                            td { (view.course_title) }
+                            td { (when(view.course_starts_at)) }
+                            td { (money(b.amount_paid.unwrap_or(b.price.amount), b.price.currency.as_str())) }
+                            td {
+                                span class={ "status status-" (b.status.as_str()) } { (b.status.as_str()) }
+                                @if let Some(reason) = &b.status_reason {
+                                    br; span.muted { (reason) }
+                                }
+                            }
+                            td {
+                                @match b.status {
+                                    BookingStatus::Pending | BookingStatus::Failed | BookingStatus::Expired => {
+                                        form method="post" action={ "/bookings/" (b.id) "/pay" } {
+                                            input type="hidden" name=(CSRF_FIELD) value=(csrf.value());
+                                            button type="submit" {
+                                                @if b.status == BookingStatus::Pending { "Continue payment" } @else { "Try again" }
+                                            }
+                                        }
+                                    }
+                                    BookingStatus::Confirmed => { "Paid" }
+                                    BookingStatus::Cancelled => { "Refunded" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(StatusCode::OK, "My bookings", Some(&csrf), body))
+}
+
+async fn pay(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    csrf: CsrfToken,
+    Path(IdPath { id }): Path<IdPath>,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&form.csrf)?;
+    let id: BookingId = id
+        .parse()
+        .map_err(|_| ApiError::NotFound("booking".into()))?;
+    let checkout = state.billing()?.booking_checkout(&user, id).await?;
+    Ok(to_checkout(&checkout.checkout_url))
+}

@@ -1,0 +1,116 @@
+//! Server-rendered pages for end users: courses and bookings (the plan
+//! and account pages join them here). They work without JavaScript, are
+//! maud templates (every value escaped), and every form post carries a
+//! CSRF token. Signed-out visitors are sent to sign in.
+
+pub(crate) mod csrf;
+pub(crate) mod layout;
+
+mod bookings;
+mod courses;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::LOCATION;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use paywarden_app::AppError;
+use paywarden_core::UserId;
+
+use crate::error::ApiError;
+use crate::extract::user::EndUser;
+use crate::html::query_value;
+use crate::route_table::Routes;
+use crate::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .merge(courses::routes())
+        .merge(bookings::routes())
+}
+
+/// The signed-in visitor of a page; anyone else is sent to sign in.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub UserId);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match EndUser::from_request_parts(parts, state).await {
+            Ok(EndUser(user)) => Ok(Self(user)),
+            Err(_) => {
+                let back_to = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_owned();
+                Err(sign_in_first(state, &back_to))
+            }
+        }
+    }
+}
+
+/// Not signed in: to the demo sign-in (demo mode), or a page that says
+/// to sign in through the product.
+pub fn sign_in_first(state: &AppState, back_to: &str) -> Response {
+    if state.users().demo_mode() {
+        let next = query_value(back_to);
+        return (
+            StatusCode::SEE_OTHER,
+            [(LOCATION, format!("/auth/demo?next={next}"))],
+        )
+            .into_response();
+    }
+    layout::page(
+        StatusCode::UNAUTHORIZED,
+        "Sign in",
+        None,
+        html! {
+            h1 { "Please sign in" }
+            p { "Sign in to the product you came from, then open this page again." }
+        },
+    )
+}
+
+/// An error on a page: the same status as the API would answer, shown
+/// as a page (and logged the same way).
+#[derive(Debug)]
+pub struct PageError(ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(err: ApiError) -> Self {
+        Self(err)
+    }
+}
+
+impl From<AppError> for PageError {
+    fn from(err: AppError) -> Self {
+        Self(err.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        // Display never carries an internal cause; the API's response
+        // logs it and gives the status.
+        let message = self.0.to_string();
+        let status = self.0.into_response().status();
+        let title = if status.is_server_error() {
+            "Something went wrong"
+        } else {
+            "That did not work"
+        };
+        layout::page(
+            status,
+            title,
+            None,
+            html! {
+                h1 { (title) }
+                div.error role="alert" { p { (message) } }
+                p { a href="/courses" { "Back to the courses" } " · " a href="/bookings" { "My bookings" } }
+            },
+        )
+    }
+}
