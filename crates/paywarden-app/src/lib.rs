@@ -11,6 +11,7 @@ pub mod entitlements;
 mod error;
 pub mod events;
 pub mod keys;
+pub mod limits;
 pub mod outbound;
 mod projecting;
 mod public_url;

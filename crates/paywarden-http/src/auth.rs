@@ -27,7 +27,7 @@ fn bearer(parts: &Parts) -> Option<PresentedKey> {
         .then(|| PresentedKey::new(token.trim()))
 }
 
-async fn api_key(parts: &Parts, state: &AppState) -> Result<Arc<ApiKey>, ApiError> {
+pub(crate) async fn api_key(parts: &Parts, state: &AppState) -> Result<Arc<ApiKey>, ApiError> {
     let presented = bearer(parts).ok_or(ApiError::Unauthenticated)?;
     let key = state
         .keys()

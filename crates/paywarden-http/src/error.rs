@@ -41,6 +41,9 @@ pub enum ApiError {
     InsufficientCredits { available: i64 },
     #[error("this Idempotency-Key was used for a different request")]
     IdempotencyKeyReused,
+    /// A payment endpoint's rate budget is used up.
+    #[error("too many requests: at most {limit} in a burst; retry in {retry_after_secs} s")]
+    RateLimited { limit: u32, retry_after_secs: u64 },
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     /// Stripe declined the payment (a card error); the message is Stripe's,
@@ -77,6 +80,7 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
             }
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::PaymentFailed(_) => (StatusCode::PAYMENT_REQUIRED, "payment_failed"),
             Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "payment_provider_error"),
             Self::UpstreamUnavailable(_) => (
@@ -152,6 +156,26 @@ impl IntoResponse for ApiError {
         }
         let body = json!({ "error": { "code": code, "message": self.to_string() } });
         let mut response = (status, Json(body)).into_response();
+        if let Self::RateLimited {
+            limit,
+            retry_after_secs,
+        } = self
+        {
+            // RFC 9110 Retry-After, and the IETF RateLimit fields draft.
+            let headers = response.headers_mut();
+            for (name, value) in [
+                ("retry-after", retry_after_secs.to_string()),
+                (
+                    "ratelimit",
+                    format!("limit={limit}, remaining=0, reset={retry_after_secs}"),
+                ),
+                ("ratelimit-policy", format!("{limit};w=60")),
+            ] {
+                if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                    headers.insert(name, value);
+                }
+            }
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

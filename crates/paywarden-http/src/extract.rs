@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 
 pub mod acting;
+pub mod limit;
 pub mod user;
 
 /// Largest request body accepted anywhere (the webhook included): 1 MiB.

@@ -53,6 +53,7 @@ struct Parts {
     billing: Option<paywarden_app::billing::Billing>,
     entitlements: Option<Entitlements>,
     outbound: Option<paywarden_app::outbound::Outbound>,
+    limits: Option<Arc<paywarden_app::limits::PaymentLimits>>,
 }
 
 #[derive(Debug)]
@@ -76,6 +77,7 @@ impl AppState {
             billing: None,
             entitlements: None,
             outbound: None,
+            limits: None,
         }))
     }
 
@@ -109,6 +111,16 @@ impl AppState {
 
     pub(crate) fn outbound(&self) -> Result<&paywarden_app::outbound::Outbound, ApiError> {
         self.0.outbound.as_ref().ok_or(ApiError::Unavailable(None))
+    }
+
+    /// Turns on the payment endpoints' rate limits (off without it).
+    pub fn with_limits(mut self, limits: paywarden_app::limits::PaymentLimits) -> Self {
+        self.parts_mut().limits = Some(Arc::new(limits));
+        self
+    }
+
+    pub(crate) fn limits(&self) -> Option<&paywarden_app::limits::PaymentLimits> {
+        self.0.limits.as_deref()
     }
 
     pub(crate) fn keys(&self) -> &KeyCache {
@@ -198,7 +210,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let names = route_table::RouteNames::new(app.paths.iter().map(String::as_str));
     let service = observability::RequestService::new(app.router, names);
-    axum::serve(listener, tower::make::Shared::new(service))
+    let per_connection = tower::service_fn(
+        move |stream: axum::serve::IncomingStream<'_, TcpListener>| {
+            let service = service.clone().for_peer(*stream.remote_addr());
+            std::future::ready(Ok::<_, std::convert::Infallible>(service))
+        },
+    );
+    axum::serve(listener, per_connection)
         .with_graceful_shutdown(shutdown)
         .await
 }

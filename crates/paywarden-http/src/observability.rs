@@ -77,11 +77,25 @@ fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response<Body> {
 pub(crate) struct RequestService<S> {
     inner: S,
     routes: RouteNames,
+    /// The connection's peer, put in each unsafe-method request's
+    /// extensions as `ConnectInfo` (rate limits read the client address
+    /// from it).
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl<S> RequestService<S> {
     pub(crate) fn new(inner: S, routes: RouteNames) -> Self {
-        Self { inner, routes }
+        Self {
+            inner,
+            routes,
+            peer: None,
+        }
+    }
+
+    /// This service for one connection from `peer`.
+    pub(crate) fn for_peer(mut self, peer: std::net::SocketAddr) -> Self {
+        self.peer = Some(peer);
+        self
     }
 }
 
@@ -97,8 +111,15 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let started = Instant::now();
+        // Only writes are limited by address; a read (an entitlement check,
+        // the hottest route) is spared the extension's allocation.
+        if let Some(peer) = self.peer.filter(|_| !request.method().is_safe()) {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         let request_id = request_id(&request);
         let span = make_span(&request, &self.routes, &request_id);
         let inner = {

@@ -6,6 +6,7 @@
 //! offending key is named when something is wrong.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use paywarden_app::entitlements::{CacheSettings, RedisSettings};
+use paywarden_app::limits::{LimitSettings, Rate, RedisLimitSettings};
 use paywarden_app::outbound::{DestinationPolicy, OutboundSettings};
 use paywarden_app::PublicBaseUrl;
 use paywarden_core::catalog::Catalog;
@@ -98,6 +100,15 @@ struct RawConfig {
     outbound_retry_schedule_secs: String,
     /// Milliseconds between polls of the outbound delivery worker when idle.
     outbound_poll_ms: u64,
+    /// Rate limits on the payment endpoints (checkout, bookings, portal,
+    /// debits); `false` turns them off.
+    rate_limits: bool,
+    /// Requests a minute per end user, and the burst allowed.
+    rate_limit_user_per_minute: u32,
+    rate_limit_user_burst: u32,
+    /// Requests a minute per client address, and the burst allowed.
+    rate_limit_ip_per_minute: u32,
+    rate_limit_ip_burst: u32,
 }
 
 impl Default for RawConfig {
@@ -134,6 +145,11 @@ impl Default for RawConfig {
             outbound_timeout_secs: 10,
             outbound_retry_schedule_secs: "5,300,1800,7200,18000,36000,36000".into(),
             outbound_poll_ms: 1000,
+            rate_limits: true,
+            rate_limit_user_per_minute: 20,
+            rate_limit_user_burst: 10,
+            rate_limit_ip_per_minute: 60,
+            rate_limit_ip_burst: 30,
         }
     }
 }
@@ -172,6 +188,11 @@ const KEYS: &[&str] = &[
     "outbound_timeout_secs",
     "outbound_retry_schedule_secs",
     "outbound_poll_ms",
+    "rate_limits",
+    "rate_limit_user_per_minute",
+    "rate_limit_user_burst",
+    "rate_limit_ip_per_minute",
+    "rate_limit_ip_burst",
 ];
 
 /// How logs are written.
@@ -208,6 +229,8 @@ pub struct Config {
     pub cache: CacheSettings,
     /// Outbound webhooks to the host product.
     pub outbound: OutboundSettings,
+    /// The payment endpoints' rate limits (`None`: off).
+    pub limits: Option<LimitSettings>,
 }
 
 impl Config {
@@ -239,6 +262,7 @@ impl Config {
     fn check(raw: RawConfig) -> anyhow::Result<Self> {
         let cache = check_cache(&raw)?;
         let outbound = check_outbound(&raw)?;
+        let limits = check_limits(&raw, &cache)?;
         let url = DatabaseUrl::new(raw.database_url);
         url.backend().context("database_url (DATABASE_URL)")?;
         if raw.database_max_connections == 0 {
@@ -318,11 +342,39 @@ impl Config {
             catalog_source,
             cache,
             outbound,
+            limits,
         })
     }
 }
 
 /// The cache settings, with Redis when `redis_url` is set.
+fn check_limits(raw: &RawConfig, cache: &CacheSettings) -> anyhow::Result<Option<LimitSettings>> {
+    if !raw.rate_limits {
+        return Ok(None);
+    }
+    let rate = |name: &str, per_minute: u32, burst: u32| -> anyhow::Result<Rate> {
+        let (Some(per_minute), Some(burst)) = (NonZeroU32::new(per_minute), NonZeroU32::new(burst))
+        else {
+            bail!("rate_limit_{name}_per_minute and rate_limit_{name}_burst must be at least 1 (rate_limits = false turns limits off)");
+        };
+        Ok(Rate { per_minute, burst })
+    };
+    Ok(Some(LimitSettings {
+        per_user: rate(
+            "user",
+            raw.rate_limit_user_per_minute,
+            raw.rate_limit_user_burst,
+        )?,
+        per_ip: rate("ip", raw.rate_limit_ip_per_minute, raw.rate_limit_ip_burst)?,
+        // The same Redis as the cache: every replica spends one budget.
+        redis: cache.redis.as_ref().map(|redis| RedisLimitSettings {
+            url: redis.url.clone(),
+            prefix: redis.prefix.clone(),
+            timeout: redis.timeout,
+        }),
+    }))
+}
+
 fn check_cache(raw: &RawConfig) -> anyhow::Result<CacheSettings> {
     if raw.cache_ttl_secs == 0 {
         bail!("cache_ttl_secs must be at least 1");

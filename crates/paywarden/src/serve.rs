@@ -21,6 +21,7 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::sim::embedded::{self, Embedded, MOUNT};
 use crate::stripe::{StripeSetup, StripeTarget};
+use paywarden_app::limits::PaymentLimits;
 use paywarden_app::seed::{seed_courses, DEMO_COURSES};
 
 /// How often the embedded stand-in's state file is saved while it changes.
@@ -115,6 +116,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut state = AppState::new(store.clone(), inbox)
         .with_entitlements(entitlements)
         .with_outbound(Outbound::new(store.clone(), config.outbound.clone()));
+    match &config.limits {
+        Some(limits) => {
+            state = state
+                .with_limits(PaymentLimits::new(limits).context("setting up the rate limits")?);
+            info!(
+                per_user_per_minute = limits.per_user.per_minute.get(),
+                per_ip_per_minute = limits.per_ip.per_minute.get(),
+                shared = limits.redis.is_some(),
+                "payment endpoints are rate limited"
+            );
+        }
+        None => warn!("rate_limits is off: the payment endpoints are not rate limited"),
+    }
     match config.auth.build()? {
         Some(auth) => {
             if auth.demo_mode() {

@@ -16,6 +16,7 @@ use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{money, page, when};
 use super::{PageError, SignedIn};
 use crate::error::ApiError;
+use crate::extract::limit::PaymentLimit;
 use crate::extract::Path;
 use crate::route_table::Routes;
 use crate::AppState;
@@ -83,6 +84,7 @@ async fn list(
 
 async fn pay(
     State(state): State<AppState>,
+    _limit: PaymentLimit,
     SignedIn(user): SignedIn,
     csrf: CsrfToken,
     Path(IdPath { id }): Path<IdPath>,

@@ -17,6 +17,7 @@ use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{money, page, when};
 use super::{PageError, SignedIn};
 use crate::error::ApiError;
+use crate::extract::limit::PaymentLimit;
 use crate::extract::Path;
 use crate::route_table::Routes;
 use crate::AppState;
@@ -127,6 +128,7 @@ async fn show(
 
 async fn book(
     State(state): State<AppState>,
+    _limit: PaymentLimit,
     SignedIn(user): SignedIn,
     csrf: CsrfToken,
     Path(IdPath { id }): Path<IdPath>,

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::extract::acting::ActingUser;
+use crate::extract::limit::PaymentLimit;
 use crate::extract::{idempotency_key, JsonBody, Path, Query};
 use crate::route_table::Routes;
 use crate::AppState;
@@ -61,6 +62,7 @@ async fn plans(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
 
 async fn create_checkout(
     State(state): State<AppState>,
+    _limit: PaymentLimit,
     ActingUser(user): ActingUser,
     JsonBody(request): JsonBody<NewCheckout>,
 ) -> Result<Json<CheckoutSessionCreated>, ApiError> {
@@ -97,6 +99,7 @@ async fn show_subscription(
 
 async fn start_subscription(
     State(state): State<AppState>,
+    _limit: PaymentLimit,
     ActingUser(user): ActingUser,
     headers: HeaderMap,
     JsonBody(request): JsonBody<NewSubscription>,
@@ -112,6 +115,7 @@ async fn start_subscription(
 
 async fn change_subscription(
     State(state): State<AppState>,
+    _limit: PaymentLimit,
     ActingUser(user): ActingUser,
     Path(ObjectPath { id }): Path<ObjectPath>,
     headers: HeaderMap,
@@ -149,6 +153,7 @@ async fn cancel_subscription(
 
 async fn portal_session(
     State(state): State<AppState>,
+    _limit: PaymentLimit,
     ActingUser(user): ActingUser,
 ) -> Result<Json<PortalSessionCreated>, ApiError> {
     Ok(Json(state.billing()?.portal_session(&user).await?))

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::extract::acting::ActingUser;
+use crate::extract::limit::PaymentLimit;
 use crate::extract::{JsonBody, Path};
 use crate::route_table::Routes;
 use crate::AppState;
@@ -143,6 +144,7 @@ struct NewBooking {
 
 async fn create_booking(
     State(state): State<AppState>,
+    _limit: PaymentLimit,
     ActingUser(user): ActingUser,
     JsonBody(request): JsonBody<NewBooking>,
 ) -> Result<(StatusCode, Json<BookingCheckout>), ApiError> {
@@ -174,6 +176,7 @@ async fn show_booking(
 
 async fn booking_checkout(
     State(state): State<AppState>,
+    _limit: PaymentLimit,
     ActingUser(user): ActingUser,
     Path(ObjectPath { id }): Path<ObjectPath>,
 ) -> Result<Json<BookingCheckout>, ApiError> {

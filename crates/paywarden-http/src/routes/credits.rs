@@ -19,6 +19,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::extract::acting::{ActingCaller, ActingUser};
+use crate::extract::limit::PaymentLimit;
 use crate::extract::{idempotency_key, JsonBody, OptionalJsonBody, Path, Query};
 use crate::route_table::Routes;
 use crate::AppState;
@@ -102,6 +103,7 @@ async fn ledger(
 
 async fn debit(
     State(state): State<AppState>,
+    _limit: PaymentLimit,
     acting: ActingCaller,
     headers: HeaderMap,
     JsonBody(request): JsonBody<DebitRequest>,
@@ -116,6 +118,7 @@ async fn debit(
 
 async fn hold(
     State(state): State<AppState>,
+    _limit: PaymentLimit,
     acting: ActingCaller,
     headers: HeaderMap,
     JsonBody(request): JsonBody<HoldRequest>,

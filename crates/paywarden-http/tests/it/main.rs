@@ -13,6 +13,7 @@ mod credits;
 mod duplicates;
 mod failed_events;
 mod fixtures;
+mod limits;
 mod outbound;
 mod pages;
 mod probes;

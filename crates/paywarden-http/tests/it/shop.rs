@@ -4,6 +4,7 @@
 //! the app's `/webhooks/stripe`. Optionally a misbehaving proxy sits
 //! between the app and the stand-in.
 
+use paywarden_app::limits::{LimitSettings, PaymentLimits};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,18 +88,30 @@ impl Shop {
         db: TestStore,
         decide: Option<impl Fn(usize, &str) -> Action + Send + Sync + 'static>,
     ) -> Self {
-        Self::open_full(db, decide, CacheSettings::default()).await
+        Self::open_full(db, decide, CacheSettings::default(), None).await
+    }
+
+    /// With the payment endpoints' rate limits on.
+    pub async fn open_with_limits(db: TestStore, limits: LimitSettings) -> Self {
+        Self::open_full(
+            db,
+            None::<fn(usize, &str) -> Action>,
+            CacheSettings::default(),
+            Some(limits),
+        )
+        .await
     }
 
     /// With these entitlement cache settings (Redis, say).
     pub async fn open_with_cache(db: TestStore, cache: CacheSettings) -> Self {
-        Self::open_full(db, None::<fn(usize, &str) -> Action>, cache).await
+        Self::open_full(db, None::<fn(usize, &str) -> Action>, cache, None).await
     }
 
     async fn open_full(
         db: TestStore,
         decide: Option<impl Fn(usize, &str) -> Action + Send + Sync + 'static>,
         cache: CacheSettings,
+        limits: Option<LimitSettings>,
     ) -> Self {
         let db = Arc::new(db);
         let shutdown = CancellationToken::new();
@@ -177,7 +190,11 @@ impl Shop {
         )
         .expect("auth");
         let entitlements = Entitlements::new(store.clone(), catalog.clone(), cache.clone());
-        let state = AppState::new(store.clone(), inbox)
+        let mut state = AppState::new(store.clone(), inbox);
+        if let Some(limits) = &limits {
+            state = state.with_limits(PaymentLimits::new(limits).expect("limits"));
+        }
+        let state = state
             .with_user_auth(auth, false)
             .with_billing(billing)
             .with_entitlements(entitlements)
