@@ -55,7 +55,7 @@ pub use outbound::{
     NewWebhookEndpoint, OutboundQueue, WebhookEndpoint, WebhookEndpoints,
 };
 pub use projections::{ApplyContext, ProjectionWriter};
-pub use purchases::{CheckoutRequest, Purchases, SubscriptionItemRow, LIVE_STATUSES};
+pub use purchases::{CheckoutRequest, PaymentRow, Purchases, SubscriptionItemRow, LIVE_STATUSES};
 pub use reads::{AccountView, ProjectionCounts, ProjectionReader, SubscriptionView};
 pub use sqlx::Error as SqlxError;
 pub use store::{DatabaseUrl, Store, StoreOptions, StoreTx};

@@ -41,6 +41,20 @@ pub struct SubscriptionItemRow {
     pub currency: Option<String>,
 }
 
+/// One payment Stripe reported for a user's customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRow {
+    /// The invoice or PaymentIntent id.
+    pub source_id: String,
+    /// `invoice` or `payment_intent`.
+    pub source: String,
+    pub subscription_id: Option<String>,
+    pub amount: i64,
+    pub currency: Option<String>,
+    /// Unix seconds (the event's time).
+    pub created: i64,
+}
+
 /// Subscription statuses in which a user already has the plan: buying it
 /// again is refused, changing it is the way.
 pub const LIVE_STATUSES: &[&str] = &["active", "trialing", "past_due", "unpaid", "paused"];
@@ -102,6 +116,13 @@ pub trait Purchases {
         &self,
         subscription: &SubscriptionId,
     ) -> impl Future<Output = Result<Vec<SubscriptionItemRow>, StoreError>> + Send;
+
+    /// The newest payments of the user's customer, at most `limit`.
+    fn payments_of_user(
+        &self,
+        user: &UserId,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<PaymentRow>, StoreError>> + Send;
 
     /// A subscription of the user's to `product` in a [`LIVE_STATUSES`] status.
     fn live_subscription_to(
@@ -274,6 +295,34 @@ impl Purchases for Store {
                 quantity: r.try_get("quantity")?,
                 unit_amount: r.try_get("unit_amount")?,
                 currency: r.try_get("currency")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn payments_of_user(
+        &self,
+        user: &UserId,
+        limit: u32,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        sqlx::query(
+            "SELECT p.source_id, p.source, p.subscription_id, p.amount, p.currency, p.created \
+             FROM payments p JOIN user_customers u ON u.customer_id = p.customer_id \
+             WHERE u.user_id = $1 ORDER BY p.created DESC, p.source_id DESC LIMIT $2",
+        )
+        .bind(user.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(PaymentRow {
+                source_id: r.try_get("source_id")?,
+                source: r.try_get("source")?,
+                subscription_id: r.try_get("subscription_id")?,
+                amount: r.try_get("amount")?,
+                currency: r.try_get("currency")?,
+                created: r.try_get("created")?,
             })
         })
         .collect()

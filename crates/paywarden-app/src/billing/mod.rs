@@ -89,6 +89,15 @@ impl Billing {
         &self.inner.urls
     }
 
+    /// The user's newest payments (at most 50), as Stripe reported them.
+    pub async fn payments_of(
+        &self,
+        user: &paywarden_core::UserId,
+    ) -> Result<Vec<paywarden_store::PaymentRow>, crate::AppError> {
+        use paywarden_store::Purchases;
+        Ok(self.store().payments_of_user(user, 50).await?)
+    }
+
     fn store(&self) -> &Store {
         &self.inner.store
     }

@@ -8,6 +8,7 @@ use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
+use paywarden_core::catalog::FeatureValue;
 
 use super::csrf::CsrfToken;
 
@@ -74,6 +75,19 @@ pub fn page(status: StatusCode, title: &str, csrf: Option<&CsrfToken>, body: Mar
         }
     }
     response
+}
+
+/// A feature map as list items: `api`, `projects: 50`, `exports: no`.
+pub fn feature_items(features: &std::collections::BTreeMap<String, FeatureValue>) -> Markup {
+    html! {
+        @for (name, value) in features {
+            li data-feature=(name) { (name) @match value {
+                FeatureValue::Flag(true) => {},
+                FeatureValue::Flag(false) => { ": no" },
+                FeatureValue::Limit(n) => { ": " (n) },
+            } }
+        }
+    }
 }
 
 /// Currencies Stripe counts in whole units (no minor unit).

@@ -1,13 +1,15 @@
-//! Server-rendered pages for end users: courses and bookings (the plan
-//! and account pages join them here). They work without JavaScript, are
+//! Server-rendered pages for end users: courses, bookings, pricing and
+//! the account. They work without JavaScript, are
 //! maud templates (every value escaped), and every form post carries a
 //! CSRF token. Signed-out visitors are sent to sign in.
 
 pub(crate) mod csrf;
 pub(crate) mod layout;
 
+mod account;
 mod bookings;
 mod courses;
+mod pricing;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::LOCATION;
@@ -28,6 +30,8 @@ pub fn routes() -> Routes {
     Routes::new()
         .merge(courses::routes())
         .merge(bookings::routes())
+        .merge(pricing::routes())
+        .merge(account::routes())
 }
 
 /// The signed-in visitor of a page; anyone else is sent to sign in.

@@ -186,3 +186,88 @@ async fn signed_out_visitors_reach_no_booking_or_payment_page() {
         );
     }
 }
+
+/// Whether `html` has a form posting to `action`.
+fn has_form(html: &str, action: &str) -> bool {
+    html.contains(&format!("action=\"{action}\""))
+}
+
+#[tokio::test]
+async fn a_plan_bought_on_pricing_shows_on_account_and_can_be_cancelled_at_period_end() {
+    for shop in shops().await {
+        let b = shop.backend;
+        let mut ada = Visitor::new(&shop, Some("ada"));
+        let (status, pricing) = ada.get("/pricing").await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+        assert!(
+            pricing.contains("Starter") && pricing.contains("Subscribe"),
+            "{b}"
+        );
+        let token = csrf_of(&pricing);
+        // The form names a catalog price; an amount in it would be ignored,
+        // and a price outside the catalog is refused.
+        let bogus = ada
+            .post(
+                "/pricing/checkout",
+                &[("csrf", &token), ("price", "free_forever")],
+            )
+            .await;
+        assert_eq!(bogus.status(), StatusCode::BAD_REQUEST, "{b}");
+        let started = ada
+            .post(
+                "/pricing/checkout",
+                &[("csrf", &token), ("price", "starter_monthly")],
+            )
+            .await;
+        assert_eq!(started.status(), StatusCode::SEE_OTHER, "{b}");
+        let url = started.headers()[LOCATION]
+            .to_str()
+            .expect("url")
+            .to_owned();
+        shop.pay(&json!({ "url": url }), "4242424242424242").await;
+        shop.flush().await;
+
+        let (_, account) = ada.get("/account").await;
+        assert!(
+            account.contains("starter"),
+            "{b}: the plan shows: {account}"
+        );
+        assert!(
+            account.contains("data-feature=\"api\""),
+            "{b}: the entitlement shows"
+        );
+        assert!(account.contains("Renews on"), "{b}");
+        let subscription = account
+            .split("data-subscription=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a subscription")
+            .to_owned();
+        let cancel = format!("/account/subscriptions/{subscription}/cancel");
+        assert!(has_form(&account, &cancel), "{b}");
+        let done = ada.post(&cancel, &[("csrf", &csrf_of(&account))]).await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER, "{b}");
+        let (_, after) = ada.get("/account").await;
+        assert!(after.contains("Ends on"), "{b}: {after}");
+        assert!(
+            after.contains("data-feature=\"api\""),
+            "{b}: access lasts to the period end"
+        );
+        assert!(
+            has_form(
+                &after,
+                &format!("/account/subscriptions/{subscription}/resume")
+            ),
+            "{b}"
+        );
+        assert!(
+            after.contains("Payment history") && after.contains("USD"),
+            "{b}: the payment is listed"
+        );
+        // Bob cannot cancel ada's subscription.
+        let mut bob = Visitor::new(&shop, Some("bob"));
+        let (_, theirs) = bob.get("/account").await;
+        let refused = bob.post(&cancel, &[("csrf", &csrf_of(&theirs))]).await;
+        assert_eq!(refused.status(), StatusCode::NOT_FOUND, "{b}");
+    }
+}
