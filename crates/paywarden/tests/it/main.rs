@@ -8,6 +8,7 @@
 //! with a deadline. Child servers are killed when their handle drops, so a
 //! failing test leaves no process behind.
 
+mod browser;
 mod cli;
 mod crash;
 mod database;
