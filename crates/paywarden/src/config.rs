@@ -109,6 +109,9 @@ struct RawConfig {
     /// Requests a minute per client address, and the burst allowed.
     rate_limit_ip_per_minute: u32,
     rate_limit_ip_burst: u32,
+    /// Hours before a course starts until which a booking may be cancelled
+    /// with a full refund.
+    booking_cancel_until_hours: u64,
 }
 
 impl Default for RawConfig {
@@ -150,6 +153,7 @@ impl Default for RawConfig {
             rate_limit_user_burst: 10,
             rate_limit_ip_per_minute: 60,
             rate_limit_ip_burst: 30,
+            booking_cancel_until_hours: 24,
         }
     }
 }
@@ -193,6 +197,7 @@ const KEYS: &[&str] = &[
     "rate_limit_user_burst",
     "rate_limit_ip_per_minute",
     "rate_limit_ip_burst",
+    "booking_cancel_until_hours",
 ];
 
 /// How logs are written.
@@ -231,6 +236,8 @@ pub struct Config {
     pub outbound: OutboundSettings,
     /// The payment endpoints' rate limits (`None`: off).
     pub limits: Option<LimitSettings>,
+    /// Bookings may be cancelled (refunded) until this long before the start.
+    pub booking_cancel_until: Duration,
 }
 
 impl Config {
@@ -343,6 +350,9 @@ impl Config {
             cache,
             outbound,
             limits,
+            booking_cancel_until: Duration::from_secs(
+                raw.booking_cancel_until_hours.saturating_mul(3600),
+            ),
         })
     }
 }

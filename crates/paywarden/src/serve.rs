@@ -150,7 +150,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.catalog.clone(),
         config.public_base_url.clone(),
         config.default_daily_cap,
-    );
+    )
+    .with_cancel_until(config.booking_cancel_until);
     info!(
         catalog = %config.catalog_source,
         products = config.catalog.products().len(),

@@ -15,17 +15,18 @@ use paywarden_store::{
     now_ms, Booking, BookingView, Bookings, CourseSeats, HoldOutcome, HOLD_GRACE_SECS,
 };
 use paywarden_stripe::{
-    CheckoutMode, CreateCheckoutSession, IdempotencyKey, InlinePrice, InlineProduct, LineItem,
-    Metadata, PaymentIntentData,
+    CheckoutMode, CreateCheckoutSession, CreateRefund, IdempotencyKey, InlinePrice, InlineProduct,
+    LineItem, Metadata, PaymentIntentData,
 };
 use serde::Serialize;
 
 use super::{return_paths, Billing};
 use crate::AppError;
 
-/// How long a booking's Checkout stays open: Stripe's default and its
-/// shortest allowed `expires_at`.
-pub const CHECKOUT_OPEN_SECS: i64 = 30 * 60;
+/// How long a booking's Checkout stays open: a minute more than Stripe's
+/// shortest allowed `expires_at` (30 minutes ahead), so that a request that
+/// takes a moment to reach Stripe still qualifies.
+pub const CHECKOUT_OPEN_SECS: i64 = 31 * 60;
 
 /// A booking and where to pay for it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -159,6 +160,57 @@ impl Billing {
             .booking_of(user, id)
             .await?
             .ok_or(AppError::NotFound("booking"))
+    }
+
+    /// Cancels the user's confirmed booking with a full refund through
+    /// Stripe, if the course starts far enough ahead (the cancellation
+    /// policy). The seat is freed once Stripe confirms the refund: at once
+    /// when its answer says so, else from the refund's webhook.
+    pub async fn cancel_booking(&self, user: &UserId, id: BookingId) -> Result<Booking, AppError> {
+        let booking = self.booking(user, id).await?;
+        if booking.status == BookingStatus::Cancelled {
+            return Ok(booking);
+        }
+        if booking.status != BookingStatus::Confirmed {
+            return Err(AppError::Conflict(format!(
+                "only a confirmed booking can be cancelled; this one is {}",
+                booking.status
+            )));
+        }
+        let course = self
+            .store()
+            .course(booking.course_id, now_ms() / 1000)
+            .await?
+            .ok_or(AppError::NotFound("course"))?;
+        let window = i64::try_from(self.inner.cancel_until.as_secs()).unwrap_or(i64::MAX);
+        if course.course.starts_at().saturating_sub(window) <= now_ms() / 1000 {
+            return Err(AppError::Conflict(format!(
+                "bookings can be cancelled until {} hours before the course starts",
+                window / 3600
+            )));
+        }
+        let payment_intent = booking.payment_intent_id.clone().ok_or_else(|| {
+            AppError::Conflict(
+                "this booking has no payment to refund yet; try again shortly".into(),
+            )
+        })?;
+        self.store()
+            .request_cancellation(user, id, now_ms())
+            .await?
+            .ok_or(AppError::NotFound("booking"))?;
+        let params = CreateRefund {
+            payment_intent,
+            amount: None,
+            reason: Some("requested_by_customer".into()),
+            metadata: [("booking_id".to_owned(), id.to_string())].into(),
+        };
+        // One refund per booking, however often the user clicks.
+        let key = IdempotencyKey::derive("booking.refund", &[&id.to_string()]);
+        let refund: serde_json::Value = self.stripe().post("/v1/refunds", &params, &key).await?;
+        // Stripe's own answer is verified data: a succeeded refund frees
+        // the seat now, through the same projection as its webhook.
+        self.apply_fetched(vec![("refund.updated", refund)]).await?;
+        self.booking(user, id).await
     }
 
     async fn open_checkout(

@@ -41,6 +41,10 @@ pub mod return_paths {
     pub const ACCOUNT: &str = "/account";
 }
 
+/// Bookings may be cancelled with a full refund until a day before the
+/// course starts, unless configured otherwise.
+pub const DEFAULT_CANCEL_UNTIL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// The selling use cases; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Billing {
@@ -55,6 +59,9 @@ struct Inner {
     urls: PublicBaseUrl,
     prices: prices::PriceBook,
     default_daily_cap: i64,
+    /// A confirmed booking may be cancelled (and refunded) until this long
+    /// before its course starts.
+    cancel_until: std::time::Duration,
 }
 
 impl Billing {
@@ -73,8 +80,18 @@ impl Billing {
                 urls,
                 prices: prices::PriceBook::default(),
                 default_daily_cap,
+                cancel_until: DEFAULT_CANCEL_UNTIL,
             }),
         }
+    }
+
+    /// Sets how long before a course starts its bookings may still be
+    /// cancelled with a refund (before the Billing is shared).
+    pub fn with_cancel_until(mut self, cancel_until: std::time::Duration) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.cancel_until = cancel_until;
+        }
+        self
     }
 
     pub fn catalog(&self) -> &Catalog {

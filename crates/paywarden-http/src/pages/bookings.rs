@@ -1,9 +1,11 @@
-//! `/bookings`: the visitor's bookings with their payment status, and a
-//! button to continue or retry a payment (`POST /bookings/{id}/pay`).
+//! `/bookings`: the visitor's bookings with their payment status, a
+//! button to continue or retry a payment (`POST /bookings/{id}/pay`) and
+//! one to cancel a paid booking with a refund (`POST /bookings/{id}/cancel`).
 
 use axum::extract::State;
+use axum::http::header::LOCATION;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Form;
 use maud::html;
@@ -25,6 +27,7 @@ pub fn routes() -> Routes {
     Routes::new()
         .route("/bookings", get(list))
         .route("/bookings/{id}/pay", post(pay))
+        .route("/bookings/{id}/cancel", post(cancel))
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,7 +72,14 @@ async fn list(
                                             }
                                         }
                                     }
-                                    BookingStatus::Confirmed => { "Paid" }
+                                    BookingStatus::Confirmed if b.cancel_requested_at.is_some() => { "Refund pending" }
+                                    BookingStatus::Confirmed => {
+                                        "Paid "
+                                        form method="post" action={ "/bookings/" (b.id) "/cancel" } {
+                                            input type="hidden" name=(CSRF_FIELD) value=(csrf.value());
+                                            button.secondary type="submit" aria-label={ "Cancel the booking of " (view.course_title) " and get a refund" } { "Cancel and refund" }
+                                        }
+                                    }
                                     BookingStatus::Cancelled => { "Refunded" }
                                 }
                             }
@@ -96,4 +106,20 @@ async fn pay(
         .map_err(|_| ApiError::NotFound("booking".into()))?;
     let checkout = state.billing()?.booking_checkout(&user, id).await?;
     Ok(to_checkout(&checkout.checkout_url))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    _limit: PaymentLimit,
+    SignedIn(user): SignedIn,
+    csrf: CsrfToken,
+    Path(IdPath { id }): Path<IdPath>,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&form.csrf)?;
+    let id: BookingId = id
+        .parse()
+        .map_err(|_| ApiError::NotFound("booking".into()))?;
+    state.billing()?.cancel_booking(&user, id).await?;
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, "/bookings")]).into_response())
 }

@@ -3,8 +3,9 @@
 //! `POST /api/bookings` `{ course_id }` (a pending booking holding a seat,
 //! and the Checkout to pay it on), `GET /api/bookings`,
 //! `GET /api/bookings/{id}` and `POST /api/bookings/{id}/checkout` (the
-//! open Checkout again, or a retry after a failure or expiry). Another
-//! user's booking answers 404.
+//! open Checkout again, or a retry after a failure or expiry) and
+//! `POST /api/bookings/{id}/cancel` (a full refund, within the policy).
+//! Another user's booking answers 404.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -38,6 +39,7 @@ fn user_routes() -> Routes {
         .route("/bookings", get(list_bookings).post(create_booking))
         .route("/bookings/{id}", get(show_booking))
         .route("/bookings/{id}/checkout", post(booking_checkout))
+        .route("/bookings/{id}/cancel", post(cancel_booking))
 }
 
 /// A course as the API shows it.
@@ -186,4 +188,17 @@ async fn booking_checkout(
             .booking_checkout(&user, booking_id(&id)?)
             .await?,
     ))
+}
+
+async fn cancel_booking(
+    State(state): State<AppState>,
+    _limit: PaymentLimit,
+    ActingUser(user): ActingUser,
+    Path(ObjectPath { id }): Path<ObjectPath>,
+) -> Result<Json<Value>, ApiError> {
+    let booking = state
+        .billing()?
+        .cancel_booking(&user, booking_id(&id)?)
+        .await?;
+    Ok(Json(json!(booking_json(&booking, None))))
 }

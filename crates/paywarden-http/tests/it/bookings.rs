@@ -340,3 +340,98 @@ async fn bad_bookings_get_clear_errors_and_signed_out_visitors_get_401() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_confirmed_booking_is_cancelled_with_a_refund_and_frees_its_seat() {
+    for shop in shops().await {
+        let b = shop.backend;
+        let course = add_course(&shop, 1, 3 * 86_400, true).await;
+        let (_, created) = book(&shop, "ada", &course).await;
+        let id = created["booking"].as_str().expect("id").to_owned();
+        pay(&shop, &created, CARD_OK).await;
+        assert_eq!(
+            booking(&shop, "ada", &id).await["status"],
+            "confirmed",
+            "{b}"
+        );
+        // Bob cannot cancel it; the course is full meanwhile.
+        let theirs = shop
+            .call(
+                Method::POST,
+                &format!("/api/bookings/{id}/cancel"),
+                Some("bob"),
+                None,
+            )
+            .await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{b}");
+        assert_eq!(
+            book(&shop, "bob", &course).await.0,
+            StatusCode::CONFLICT,
+            "{b}"
+        );
+
+        let cancelled = shop
+            .call(
+                Method::POST,
+                &format!("/api/bookings/{id}/cancel"),
+                Some("ada"),
+                None,
+            )
+            .await;
+        assert_eq!(cancelled.status, StatusCode::OK, "{b}: {}", cancelled.body);
+        assert_eq!(
+            cancelled.body["status"], "cancelled",
+            "{b}: {}",
+            cancelled.body
+        );
+        // The money went back through Stripe, once, however often she asks.
+        let again = shop
+            .call(
+                Method::POST,
+                &format!("/api/bookings/{id}/cancel"),
+                Some("ada"),
+                None,
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::OK, "{b}");
+        let refunds = shop.sim_list("/v1/refunds").await;
+        assert_eq!(refunds.len(), 1, "{b}: {refunds:?}");
+        assert_eq!(refunds[0]["amount"], 8_900, "{b}");
+        shop.flush().await;
+        // The seat is free again: bob books it.
+        let (status, body) = book(&shop, "bob", &course).await;
+        assert_eq!(status, StatusCode::CREATED, "{b}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_booking_cannot_be_cancelled_inside_the_policy_window() {
+    for shop in shops().await {
+        // Starts in two hours; the policy allows cancelling until 24 h before.
+        let course = add_course(&shop, 2, 2 * 3_600, true).await;
+        let (_, created) = book(&shop, "ada", &course).await;
+        let id = created["booking"].as_str().expect("id").to_owned();
+        pay(&shop, &created, CARD_OK).await;
+        let refused = shop
+            .call(
+                Method::POST,
+                &format!("/api/bookings/{id}/cancel"),
+                Some("ada"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::CONFLICT,
+            "{}: {}",
+            shop.backend,
+            refused.body
+        );
+        assert!(
+            shop.sim_list("/v1/refunds").await.is_empty(),
+            "{}",
+            shop.backend
+        );
+        assert_eq!(booking(&shop, "ada", &id).await["status"], "confirmed");
+    }
+}

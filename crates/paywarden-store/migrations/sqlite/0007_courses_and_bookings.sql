@@ -42,7 +42,10 @@ CREATE TABLE bookings (
     status_reason       TEXT,
     created_at          BIGINT NOT NULL,
     updated_at          BIGINT NOT NULL,
-    confirmed_at        BIGINT
+    confirmed_at        BIGINT,
+    -- When the user asked to cancel (a refund is on its way); the seat is
+    -- freed once Stripe confirms the refund.
+    cancel_requested_at BIGINT
 );
 -- One booking per user and course until it is cancelled: booking again is
 -- a conflict, retrying a failed or expired one reuses its row.

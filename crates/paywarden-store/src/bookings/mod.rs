@@ -22,7 +22,7 @@ use crate::row::{flag, parsed};
 use crate::store::Store;
 
 pub use seats::HOLD_GRACE_SECS;
-pub(crate) use settle::apply_record;
+pub(crate) use settle::{apply_record, on_refund};
 pub use settle::{BookingSettlement, Settled};
 
 /// A course and how many of its seats are taken now.
@@ -61,6 +61,8 @@ pub struct Booking {
     pub created_at: i64,
     pub updated_at: i64,
     pub confirmed_at: Option<i64>,
+    /// Unix ms: the user asked to cancel; a refund is on its way.
+    pub cancel_requested_at: Option<i64>,
 }
 
 /// A user's booking with the course's title and dates, for listings.
@@ -137,6 +139,16 @@ pub trait Bookings {
         booking: BookingId,
     ) -> impl Future<Output = Result<Option<Booking>, StoreError>> + Send;
 
+    /// Marks the user's confirmed booking as being cancelled (its refund
+    /// is about to be asked for); `None` if there is no such confirmed
+    /// booking of theirs.
+    fn request_cancellation(
+        &self,
+        user: &UserId,
+        booking: BookingId,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Option<Booking>, StoreError>> + Send;
+
     /// The booking a Checkout Session was made for, with its user.
     fn booking_by_session(
         &self,
@@ -156,10 +168,11 @@ const COURSE_COLUMNS: &str = "c.id, c.title, c.description, c.price, c.currency,
 /// table alias there).
 pub(crate) const RETURNED_COLUMNS: &str = "id, course_id, user_id, status, \
      checkout_session_id, checkout_url, hold_until, amount, currency, amount_paid, \
-     payment_intent_id, status_reason, created_at, updated_at, confirmed_at";
+     payment_intent_id, status_reason, created_at, updated_at, confirmed_at, cancel_requested_at";
 pub(crate) const BOOKING_COLUMNS: &str = "b.id, b.course_id, b.user_id, b.status, \
      b.checkout_session_id, b.checkout_url, b.hold_until, b.amount, b.currency, b.amount_paid, \
-     b.payment_intent_id, b.status_reason, b.created_at, b.updated_at, b.confirmed_at";
+     b.payment_intent_id, b.status_reason, b.created_at, b.updated_at, b.confirmed_at, \
+     b.cancel_requested_at";
 
 fn read_course(row: &AnyRow) -> Result<CourseSeats, StoreError> {
     let id: CourseId = parsed(row, "id")?;
@@ -202,6 +215,7 @@ pub(crate) fn read_booking(row: &AnyRow) -> Result<Booking, StoreError> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         confirmed_at: row.try_get("confirmed_at")?,
+        cancel_requested_at: row.try_get("cancel_requested_at")?,
     })
 }
 
@@ -383,6 +397,25 @@ impl Bookings for Store {
         .bind(booking.to_string())
         .bind(user.as_str())
         .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(read_booking).transpose()
+    }
+
+    async fn request_cancellation(
+        &self,
+        user: &UserId,
+        booking: BookingId,
+        now_ms: i64,
+    ) -> Result<Option<Booking>, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE bookings SET cancel_requested_at = COALESCE(cancel_requested_at, $3), \
+                 status_reason = 'cancellation requested; refund pending', updated_at = $3 \
+             WHERE id = $1 AND user_id = $2 AND status = 'confirmed' RETURNING {RETURNED_COLUMNS}"
+        ))
+        .bind(booking.to_string())
+        .bind(user.as_str())
+        .bind(now_ms)
+        .fetch_optional(&self.write)
         .await?;
         row.as_ref().map(read_booking).transpose()
     }

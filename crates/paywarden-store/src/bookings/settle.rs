@@ -4,7 +4,7 @@
 
 use paywarden_core::courses::BookingStatus;
 use paywarden_core::ids::BookingId;
-use paywarden_core::projection::{BookingRecord, CheckoutOutcome};
+use paywarden_core::projection::{BookingRecord, CheckoutOutcome, RefundRecord};
 use sqlx::AnyConnection;
 
 use super::{read_booking, seats, Booking, BOOKING_COLUMNS, RETURNED_COLUMNS};
@@ -197,5 +197,46 @@ pub(crate) async fn apply_record(
         ),
         _ => {}
     }
+    Ok(())
+}
+
+/// A refund Stripe says succeeded: a confirmed booking paid by that
+/// PaymentIntent, refunded in full, is cancelled and its seat freed.
+/// Whether the user asked through paywarden or an operator refunded in
+/// Stripe's dashboard, the money is back, so the seat is too.
+pub(crate) async fn on_refund(
+    conn: &mut AnyConnection,
+    refund: &RefundRecord,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let (Some("succeeded"), Some(payment_intent)) =
+        (refund.status.as_deref(), refund.payment_intent.as_ref())
+    else {
+        return Ok(());
+    };
+    let row = sqlx::query(
+        "SELECT id FROM bookings WHERE payment_intent_id = $1 AND status = 'confirmed'",
+    )
+    .bind(payment_intent.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(()) };
+    let id: BookingId = crate::row::parsed(&row, "id")?;
+    let backend = Backend::of(conn);
+    let Some((booking, _)) = locked_booking(conn, backend, id).await? else {
+        return Ok(());
+    };
+    let paid = booking.amount_paid.unwrap_or(booking.price.amount);
+    if booking.status != BookingStatus::Confirmed || refund.amount < paid {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE bookings SET status = 'cancelled', status_reason = 'cancelled and refunded', \
+             updated_at = $2 WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

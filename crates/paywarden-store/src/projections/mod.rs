@@ -172,7 +172,10 @@ async fn apply(
         Change::InvoicePaymentLink(link) => facts::invoice_payment_link(conn, link).await,
         Change::PaymentFailure(record) => facts::payment_failure(conn, record).await,
         Change::Notification(record) => facts::notification(conn, record).await,
-        Change::Refund(record) => objects::refund(conn, record, ctx).await,
+        Change::Refund(record) => {
+            objects::refund(conn, record, ctx).await?;
+            crate::bookings::on_refund(conn, record, ctx.now).await
+        }
         Change::Dispute(record) => objects::dispute(conn, record, ctx).await,
         Change::PaymentMethod(record) => objects::payment_method(conn, record, ctx).await,
         Change::Booking(record) => crate::bookings::apply_record(conn, record, ctx.now).await,
