@@ -4,19 +4,16 @@
 //! shown comes from Stripe's answers and webhooks.
 
 use axum::extract::State;
-use axum::http::header::LOCATION;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Form;
 use maud::html;
 use paywarden_app::billing::SubscriptionChange;
-use serde::Deserialize;
 
-use super::courses::{to_checkout, TokenForm};
 use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{feature_items, money, page, when};
-use super::{PageError, SignedIn};
+use super::{back_to, to_stripe, IdPath, PageError, SignedIn, TokenForm};
 use crate::extract::limit::PaymentLimit;
 use crate::extract::Path;
 use crate::route_table::Routes;
@@ -28,11 +25,6 @@ pub fn routes() -> Routes {
         .route("/account/portal", post(portal))
         .route("/account/subscriptions/{id}/cancel", post(cancel))
         .route("/account/subscriptions/{id}/resume", post(resume))
-}
-
-#[derive(Debug, Deserialize)]
-struct IdPath {
-    id: String,
 }
 
 async fn account(
@@ -127,7 +119,7 @@ async fn portal(
 ) -> Result<Response, PageError> {
     csrf.check(&form.csrf)?;
     let session = state.billing()?.portal_session(&user).await?;
-    Ok(to_checkout(&session.url))
+    Ok(to_stripe(&session.url))
 }
 
 async fn set_cancel_at_period_end(
@@ -144,7 +136,7 @@ async fn set_cancel_at_period_end(
         .billing()?
         .change_subscription(user, id, &change, None)
         .await?;
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, "/account")]).into_response())
+    Ok(back_to("/account"))
 }
 
 async fn cancel(

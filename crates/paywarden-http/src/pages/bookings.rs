@@ -3,24 +3,20 @@
 //! one to cancel a paid booking with a refund (`POST /bookings/{id}/cancel`).
 
 use axum::extract::State;
-use axum::http::header::LOCATION;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Form;
 use maud::html;
 use paywarden_core::courses::BookingStatus;
-use paywarden_core::ids::BookingId;
-use serde::Deserialize;
 
-use super::courses::{to_checkout, TokenForm};
 use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{money, page, when};
-use super::{PageError, SignedIn};
-use crate::error::ApiError;
+use super::{back_to, to_stripe, IdPath, PageError, SignedIn, TokenForm};
 use crate::extract::limit::PaymentLimit;
 use crate::extract::Path;
 use crate::route_table::Routes;
+use crate::routes::bookings::booking_id;
 use crate::AppState;
 
 pub fn routes() -> Routes {
@@ -28,11 +24,6 @@ pub fn routes() -> Routes {
         .route("/bookings", get(list))
         .route("/bookings/{id}/pay", post(pay))
         .route("/bookings/{id}/cancel", post(cancel))
-}
-
-#[derive(Debug, Deserialize)]
-struct IdPath {
-    id: String,
 }
 
 async fn list(
@@ -101,11 +92,11 @@ async fn pay(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
     csrf.check(&form.csrf)?;
-    let id: BookingId = id
-        .parse()
-        .map_err(|_| ApiError::NotFound("booking".into()))?;
-    let checkout = state.billing()?.booking_checkout(&user, id).await?;
-    Ok(to_checkout(&checkout.checkout_url))
+    let checkout = state
+        .billing()?
+        .booking_checkout(&user, booking_id(&id)?)
+        .await?;
+    Ok(to_stripe(&checkout.checkout_url))
 }
 
 async fn cancel(
@@ -117,9 +108,9 @@ async fn cancel(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
     csrf.check(&form.csrf)?;
-    let id: BookingId = id
-        .parse()
-        .map_err(|_| ApiError::NotFound("booking".into()))?;
-    state.billing()?.cancel_booking(&user, id).await?;
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, "/bookings")]).into_response())
+    state
+        .billing()?
+        .cancel_booking(&user, booking_id(&id)?)
+        .await?;
+    Ok(back_to("/bookings"))
 }

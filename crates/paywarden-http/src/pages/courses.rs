@@ -3,23 +3,20 @@
 //! seat and sends the visitor to Stripe Checkout.
 
 use axum::extract::State;
-use axum::http::header::LOCATION;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Form;
 use maud::{html, Markup};
-use paywarden_core::ids::CourseId;
 use paywarden_store::{now_ms, CourseSeats};
-use serde::Deserialize;
 
 use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{money, page, when};
-use super::{PageError, SignedIn};
-use crate::error::ApiError;
+use super::{to_stripe, IdPath, PageError, SignedIn, TokenForm};
 use crate::extract::limit::PaymentLimit;
 use crate::extract::Path;
 use crate::route_table::Routes;
+use crate::routes::bookings::course_id;
 use crate::AppState;
 
 pub fn routes() -> Routes {
@@ -27,23 +24,6 @@ pub fn routes() -> Routes {
         .route("/courses", get(list))
         .route("/courses/{id}", get(show))
         .route("/courses/{id}/book", post(book))
-}
-
-#[derive(Debug, Deserialize)]
-struct IdPath {
-    id: String,
-}
-
-/// The form every page posts: just the CSRF token.
-#[derive(Debug, Deserialize)]
-pub(super) struct TokenForm {
-    #[serde(default)]
-    pub csrf: String,
-}
-
-fn course_id(text: &str) -> Result<CourseId, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::NotFound("course".into()))
 }
 
 /// The Book button, or why there is none.
@@ -136,10 +116,5 @@ async fn book(
 ) -> Result<Response, PageError> {
     csrf.check(&form.csrf)?;
     let checkout = state.billing()?.book(&user, course_id(&id)?).await?;
-    Ok(to_checkout(&checkout.checkout_url))
-}
-
-/// 303 to Stripe's hosted Checkout page.
-pub(super) fn to_checkout(url: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(LOCATION, url.to_owned())]).into_response()
+    Ok(to_stripe(&checkout.checkout_url))
 }

@@ -34,6 +34,29 @@ pub fn routes() -> Routes {
         .merge(account::routes())
 }
 
+/// The `{id}` of a page route.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct IdPath {
+    pub id: String,
+}
+
+/// A form that posts nothing but the CSRF token.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct TokenForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// 303 to a Stripe-hosted page (Checkout, the billing portal).
+pub(crate) fn to_stripe(url: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, url.to_owned())]).into_response()
+}
+
+/// 303 back to one of our pages after a form post.
+pub(crate) fn back_to(path: &'static str) -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, path)]).into_response()
+}
+
 /// The signed-in visitor of a page; anyone else is sent to sign in.
 #[derive(Debug, Clone)]
 pub struct SignedIn(pub UserId);

@@ -11,10 +11,9 @@ use maud::html;
 use paywarden_app::billing::{NewCheckout, PlanPrice};
 use serde::Deserialize;
 
-use super::courses::to_checkout;
 use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{feature_items, money, page};
-use super::{PageError, SignedIn};
+use super::{to_stripe, PageError, SignedIn};
 use crate::extract::limit::PaymentLimit;
 use crate::route_table::Routes;
 use crate::AppState;
@@ -92,5 +91,5 @@ async fn checkout(
             },
         )
         .await?;
-    Ok(to_checkout(&session.url))
+    Ok(to_stripe(&session.url))
 }

@@ -111,13 +111,13 @@ struct ObjectPath {
     id: String,
 }
 
-fn course_id(text: &str) -> Result<CourseId, ApiError> {
+pub(crate) fn course_id(text: &str) -> Result<CourseId, ApiError> {
     // A malformed id names no course: the same answer as an unknown one.
     text.parse()
         .map_err(|_| ApiError::NotFound("course".into()))
 }
 
-fn booking_id(text: &str) -> Result<BookingId, ApiError> {
+pub(crate) fn booking_id(text: &str) -> Result<BookingId, ApiError> {
     text.parse()
         .map_err(|_| ApiError::NotFound("booking".into()))
 }

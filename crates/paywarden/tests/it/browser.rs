@@ -203,17 +203,24 @@ impl Browser {
     }
 }
 
+/// A fresh server and browser, signed in as alice (demo mode) and on
+/// `next`; `None` when the browser is not installed (outside CI).
+async fn signed_in_at(next: &str) -> Option<(Browser, Server, tempfile::TempDir)> {
+    let browser = browser().await?;
+    let dir = tempfile::tempdir().expect("dir");
+    let server = shop(dir.path()).await;
+    browser.sign_in(&server.base, next).await;
+    Some((browser, server, dir))
+}
+
 /// The first bookable course's Book button on `/courses`.
 const FIRST_BOOK: &str = "form[action$='/book'] button";
 
 #[tokio::test]
 async fn booking_paid_with_4242_is_confirmed_on_bookings() {
-    let Some(browser) = browser().await else {
+    let Some((browser, server, _dir)) = signed_in_at("/courses").await else {
         return;
     };
-    let dir = tempfile::tempdir().expect("dir");
-    let server = shop(dir.path()).await;
-    browser.sign_in(&server.base, "/courses").await;
     assert!(browser
         .text()
         .await
@@ -235,12 +242,9 @@ async fn booking_paid_with_4242_is_confirmed_on_bookings() {
 
 #[tokio::test]
 async fn a_declined_card_leaves_the_booking_pending_and_a_retry_with_4242_pays_it() {
-    let Some(browser) = browser().await else {
+    let Some((browser, server, _dir)) = signed_in_at("/courses").await else {
         return;
     };
-    let dir = tempfile::tempdir().expect("dir");
-    let server = shop(dir.path()).await;
-    browser.sign_in(&server.base, "/courses").await;
     browser.click(FIRST_BOOK).await;
     browser.pay(CARD_DECLINED).await;
     // The hosted page says no; the booking waits.
@@ -260,12 +264,9 @@ async fn a_declined_card_leaves_the_booking_pending_and_a_retry_with_4242_pays_i
 
 #[tokio::test]
 async fn cancelling_on_checkout_lands_on_the_cancel_page_with_a_retry() {
-    let Some(browser) = browser().await else {
+    let Some((browser, _server, _dir)) = signed_in_at("/courses").await else {
         return;
     };
-    let dir = tempfile::tempdir().expect("dir");
-    let server = shop(dir.path()).await;
-    browser.sign_in(&server.base, "/courses").await;
     browser.click(FIRST_BOOK).await;
     browser.until_path_prefix("/sim/checkout/").await;
     browser.click("#cancel").await;
@@ -279,12 +280,9 @@ async fn cancelling_on_checkout_lands_on_the_cancel_page_with_a_retry() {
 
 #[tokio::test]
 async fn a_plan_bought_on_pricing_shows_on_account_and_is_cancelled_at_period_end() {
-    let Some(browser) = browser().await else {
+    let Some((browser, server, _dir)) = signed_in_at("/pricing").await else {
         return;
     };
-    let dir = tempfile::tempdir().expect("dir");
-    let server = shop(dir.path()).await;
-    browser.sign_in(&server.base, "/pricing").await;
     browser
         .click("form[action='/pricing/checkout']:has(input[value='starter_monthly']) button")
         .await;
