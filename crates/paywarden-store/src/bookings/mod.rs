@@ -13,6 +13,7 @@ use std::future::Future;
 
 use paywarden_core::courses::{BookingStatus, Course, CourseDraft};
 use paywarden_core::ids::{BookingId, CourseId};
+use paywarden_core::outbound::OutboundEvent;
 use paywarden_core::{Money, UserId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -219,6 +220,29 @@ pub(crate) fn read_booking(row: &AnyRow) -> Result<Booking, StoreError> {
     })
 }
 
+/// Tells the host product, in the same transaction, that a booking
+/// changed (`booking.updated`, to the endpoints subscribed to it).
+pub(crate) async fn announce(
+    conn: &mut sqlx::AnyConnection,
+    booking: &Booking,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let data = serde_json::json!({
+        "id": booking.id,
+        "course_id": booking.course_id,
+        "user_id": booking.user_id,
+        "status": booking.status,
+        "status_reason": booking.status_reason,
+        "amount": booking.price.amount,
+        "currency": booking.price.currency,
+        "amount_paid": booking.amount_paid,
+        "confirmed_at": booking.confirmed_at,
+        "updated_at": booking.updated_at,
+    });
+    crate::outbound::enqueue(conn, &OutboundEvent::booking_updated(data), now_ms).await?;
+    Ok(())
+}
+
 /// Courses with their taken seats at bind `$1` (now, unix seconds).
 fn courses_sql(filter: &str) -> String {
     format!(
@@ -349,6 +373,7 @@ impl Bookings for Store {
             .fetch_one(&mut *conn)
             .await?;
         let booking = read_booking(&row)?;
+        announce(&mut tx.tx, &booking, now_ms).await?;
         tx.commit().await?;
         Ok(HoldOutcome::Held(booking))
     }

@@ -7,7 +7,7 @@ use paywarden_core::ids::BookingId;
 use paywarden_core::projection::{BookingRecord, CheckoutOutcome, RefundRecord};
 use sqlx::AnyConnection;
 
-use super::{read_booking, seats, Booking, BOOKING_COLUMNS, RETURNED_COLUMNS};
+use super::{announce, read_booking, seats, Booking, BOOKING_COLUMNS, RETURNED_COLUMNS};
 use crate::backend::Backend;
 use crate::error::StoreError;
 
@@ -137,6 +137,7 @@ pub(crate) async fn settle(
                 .fetch_one(&mut *conn)
                 .await?;
             let booking = read_booking(&row)?;
+            announce(conn, &booking, now_ms).await?;
             Ok(if oversold {
                 Settled::Oversold(booking)
             } else {
@@ -161,7 +162,9 @@ pub(crate) async fn settle(
                 .bind(reason)
                 .fetch_one(&mut *conn)
                 .await?;
-            Ok(Settled::Released(read_booking(&row)?))
+            let booking = read_booking(&row)?;
+            announce(conn, &booking, now_ms).await?;
+            Ok(Settled::Released(booking))
         }
     }
 }
@@ -230,13 +233,13 @@ pub(crate) async fn on_refund(
     if booking.status != BookingStatus::Confirmed || refund.amount < paid {
         return Ok(());
     }
-    sqlx::query(
+    let row = sqlx::query(&format!(
         "UPDATE bookings SET status = 'cancelled', status_reason = 'cancelled and refunded', \
-             updated_at = $2 WHERE id = $1",
-    )
+             updated_at = $2 WHERE id = $1 RETURNING {RETURNED_COLUMNS}"
+    ))
     .bind(id.to_string())
     .bind(now_ms)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    Ok(())
+    announce(conn, &read_booking(&row)?, now_ms).await
 }

@@ -485,3 +485,66 @@ async fn the_database_refuses_a_course_without_a_price_or_seats() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_product_is_told_of_every_booking_change_in_the_same_transaction() {
+    use paywarden_core::ids::WebhookEndpointId;
+    use paywarden_core::outbound::{EndpointSecret, OutboundEventType};
+    use paywarden_store::{NewWebhookEndpoint, WebhookEndpoints};
+    use sqlx::Row;
+
+    for t in backends().await {
+        t.store
+            .create_webhook_endpoint(&NewWebhookEndpoint {
+                id: WebhookEndpointId::generate(),
+                url: "https://hooks.example.com/bookings".into(),
+                secret: EndpointSecret::generate(),
+                event_types: Some(vec![OutboundEventType::BookingUpdated]),
+                created_at: now_ms(),
+            })
+            .await
+            .expect("endpoint");
+        let course = course(&t, 2).await;
+        let ada = held(hold(&t.store, course, "ada", now_secs() + 1_800).await, &t);
+        t.store
+            .attach_session(
+                ada.id,
+                "cs_test_out1",
+                "https://checkout.example/pay",
+                now_secs() + 1_800,
+                now_ms(),
+            )
+            .await
+            .expect("attach");
+        let paid = checkout_event(
+            "evt_o1",
+            "checkout.session.completed",
+            "cs_test_out1",
+            &ada,
+            true,
+        );
+        deliver(&t, &paid).await;
+        deliver(&t, &paid).await;
+        let pool = raw(&t).await;
+        let statuses: Vec<String> = sqlx::query(
+            "SELECT payload FROM outbound_messages WHERE event_type = 'booking.updated' ORDER BY created_at, id",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("messages")
+        .iter()
+        .map(|row| {
+            let payload: String = row.try_get("payload").expect("payload");
+            let body: serde_json::Value = serde_json::from_str(&payload).expect("json");
+            assert_eq!(body["data"]["id"], ada.id.to_string(), "{}: {body}", t.name);
+            body["data"]["status"].as_str().expect("status").to_owned()
+        })
+        .collect();
+        assert_eq!(
+            statuses,
+            ["pending", "confirmed"],
+            "{}: one message per change, none for the repeat",
+            t.name
+        );
+    }
+}
