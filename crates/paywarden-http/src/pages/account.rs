@@ -13,8 +13,7 @@ use paywarden_app::billing::SubscriptionChange;
 
 use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{feature_items, money, page, when};
-use super::{back_to, to_stripe, IdPath, PageError, SignedIn, TokenForm};
-use crate::extract::limit::PaymentLimit;
+use super::{back_to, to_stripe, IdPath, PageError, PageLimit, SignedIn, TokenForm};
 use crate::extract::Path;
 use crate::route_table::Routes;
 use crate::AppState;
@@ -112,7 +111,7 @@ async fn account(
 
 async fn portal(
     State(state): State<AppState>,
-    _limit: PaymentLimit,
+    _limit: PageLimit,
     SignedIn(user): SignedIn,
     csrf: CsrfToken,
     Form(form): Form<TokenForm>,
@@ -141,7 +140,7 @@ async fn set_cancel_at_period_end(
 
 async fn cancel(
     State(state): State<AppState>,
-    _limit: PaymentLimit,
+    _limit: PageLimit,
     SignedIn(user): SignedIn,
     csrf: CsrfToken,
     Path(IdPath { id }): Path<IdPath>,
@@ -153,7 +152,7 @@ async fn cancel(
 
 async fn resume(
     State(state): State<AppState>,
-    _limit: PaymentLimit,
+    _limit: PageLimit,
     SignedIn(user): SignedIn,
     csrf: CsrfToken,
     Path(IdPath { id }): Path<IdPath>,

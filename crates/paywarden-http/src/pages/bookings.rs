@@ -12,8 +12,7 @@ use paywarden_core::courses::BookingStatus;
 
 use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{money, page, when};
-use super::{back_to, to_stripe, IdPath, PageError, SignedIn, TokenForm};
-use crate::extract::limit::PaymentLimit;
+use super::{back_to, to_stripe, IdPath, PageError, PageLimit, SignedIn, TokenForm};
 use crate::extract::Path;
 use crate::route_table::Routes;
 use crate::routes::bookings::booking_id;
@@ -85,7 +84,7 @@ async fn list(
 
 async fn pay(
     State(state): State<AppState>,
-    _limit: PaymentLimit,
+    _limit: PageLimit,
     SignedIn(user): SignedIn,
     csrf: CsrfToken,
     Path(IdPath { id }): Path<IdPath>,
@@ -101,7 +100,7 @@ async fn pay(
 
 async fn cancel(
     State(state): State<AppState>,
-    _limit: PaymentLimit,
+    _limit: PageLimit,
     SignedIn(user): SignedIn,
     csrf: CsrfToken,
     Path(IdPath { id }): Path<IdPath>,

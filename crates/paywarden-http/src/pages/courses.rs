@@ -12,8 +12,7 @@ use paywarden_store::{now_ms, CourseSeats};
 
 use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{money, page, when};
-use super::{to_stripe, IdPath, PageError, SignedIn, TokenForm};
-use crate::extract::limit::PaymentLimit;
+use super::{to_stripe, IdPath, PageError, PageLimit, SignedIn, TokenForm};
 use crate::extract::Path;
 use crate::route_table::Routes;
 use crate::routes::bookings::course_id;
@@ -108,7 +107,7 @@ async fn show(
 
 async fn book(
     State(state): State<AppState>,
-    _limit: PaymentLimit,
+    _limit: PageLimit,
     SignedIn(user): SignedIn,
     csrf: CsrfToken,
     Path(IdPath { id }): Path<IdPath>,

@@ -21,6 +21,7 @@ use paywarden_app::AppError;
 use paywarden_core::UserId;
 
 use crate::error::ApiError;
+use crate::extract::limit::PaymentLimit;
 use crate::extract::user::EndUser;
 use crate::html::query_value;
 use crate::route_table::Routes;
@@ -121,15 +122,16 @@ impl From<AppError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         // Display never carries an internal cause; the API's response
-        // logs it and gives the status.
+        // logs it and gives the status and headers (Retry-After, say).
         let message = self.0.to_string();
-        let status = self.0.into_response().status();
+        let api = self.0.into_response();
+        let status = api.status();
         let title = if status.is_server_error() {
             "Something went wrong"
         } else {
             "That did not work"
         };
-        layout::page(
+        let mut page = layout::page(
             status,
             title,
             None,
@@ -138,6 +140,27 @@ impl IntoResponse for PageError {
                 div.error role="alert" { p { (message) } }
                 p { a href="/courses" { "Back to the courses" } " · " a href="/bookings" { "My bookings" } }
             },
-        )
+        );
+        for name in ["retry-after", "ratelimit", "ratelimit-policy"] {
+            if let Some(value) = api.headers().get(name) {
+                page.headers_mut().insert(name, value.clone());
+            }
+        }
+        page
+    }
+}
+
+/// [`PaymentLimit`] for a page: a refusal is a page, not JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct PageLimit;
+
+impl FromRequestParts<AppState> for PageLimit {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        PaymentLimit::from_request_parts(parts, state)
+            .await
+            .map(|_| Self)
+            .map_err(PageError::from)
     }
 }

@@ -13,8 +13,7 @@ use serde::Deserialize;
 
 use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{feature_items, money, page};
-use super::{to_stripe, PageError, SignedIn};
-use crate::extract::limit::PaymentLimit;
+use super::{to_stripe, PageError, PageLimit, SignedIn};
 use crate::route_table::Routes;
 use crate::AppState;
 
@@ -75,7 +74,7 @@ struct CheckoutForm {
 
 async fn checkout(
     State(state): State<AppState>,
-    _limit: PaymentLimit,
+    _limit: PageLimit,
     SignedIn(user): SignedIn,
     csrf: CsrfToken,
     Form(form): Form<CheckoutForm>,

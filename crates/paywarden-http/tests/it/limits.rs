@@ -109,3 +109,34 @@ async fn two_replicas_on_one_redis_share_the_budget() {
         "a budget of 3 across both replicas"
     );
 }
+
+#[tokio::test]
+async fn a_rate_limited_page_post_answers_a_page_with_retry_after() {
+    let shop = Shop::open_with_limits(TestStore::sqlite().await, settings(None)).await;
+    let post = || async {
+        shop.http
+            .post(format!("{}/pricing/checkout", shop.base))
+            .header("cookie", format!("pw_session={}", Shop::token("ada")))
+            .form(&[("price", "starter_monthly")])
+            .send()
+            .await
+            .expect("post")
+    };
+    // Without the form's token each post is refused, and still counted.
+    for _ in 0..3 {
+        assert_eq!(post().await.status(), StatusCode::FORBIDDEN);
+    }
+    let limited = post().await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    let content_type = limited.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(limited
+        .text()
+        .await
+        .expect("html")
+        .contains("too many requests"));
+}
