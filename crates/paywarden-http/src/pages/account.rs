@@ -47,7 +47,13 @@ async fn account(
                 p { "No subscription yet. " a href="/pricing" { "See the plans" } "." }
             }
             @for sub in &subscriptions {
-                @let plans: Vec<&str> = sub.items.iter().filter_map(|i| i.plan.as_deref()).collect();
+                @let plans: Vec<&str> = sub.items.iter().filter_map(|item| {
+                    // The catalog's name for the item's price, else its plan key.
+                    item.price.as_deref()
+                        .and_then(|key| billing.catalog().price(key))
+                        .map(|(product, _)| product.name.as_str())
+                        .or(item.plan.as_deref())
+                }).collect();
                 div.card data-subscription=(sub.id) {
                     p { strong { (if plans.is_empty() { "Subscription".to_owned() } else { plans.join(", ") }) } " — " span class={ "status status-" (sub.status) } { (sub.status) } }
                     @if let Some(end) = sub.current_period_end {

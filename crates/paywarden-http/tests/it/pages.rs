@@ -229,7 +229,7 @@ async fn a_plan_bought_on_pricing_shows_on_account_and_can_be_cancelled_at_perio
 
         let (_, account) = ada.get("/account").await;
         assert!(
-            account.contains("starter"),
+            account.contains("<strong>Starter</strong>"),
             "{b}: the plan shows: {account}"
         );
         assert!(
