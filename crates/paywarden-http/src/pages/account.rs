@@ -7,13 +7,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Form;
 use maud::html;
 use paywarden_app::billing::SubscriptionChange;
 
 use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{feature_items, money, page, when};
-use super::{back_to, to_stripe, IdPath, PageError, PageLimit, SignedIn, TokenForm};
+use super::{back_to, to_stripe, IdPath, PageError, PagePost, SignedIn};
 use crate::extract::Path;
 use crate::route_table::Routes;
 use crate::AppState;
@@ -117,12 +116,8 @@ async fn account(
 
 async fn portal(
     State(state): State<AppState>,
-    _limit: PageLimit,
-    SignedIn(user): SignedIn,
-    csrf: CsrfToken,
-    Form(form): Form<TokenForm>,
+    PagePost { user, .. }: PagePost,
 ) -> Result<Response, PageError> {
-    csrf.check(&form.csrf)?;
     let session = state.billing()?.portal_session(&user).await?;
     Ok(to_stripe(&session.url))
 }
@@ -146,24 +141,16 @@ async fn set_cancel_at_period_end(
 
 async fn cancel(
     State(state): State<AppState>,
-    _limit: PageLimit,
-    SignedIn(user): SignedIn,
-    csrf: CsrfToken,
     Path(IdPath { id }): Path<IdPath>,
-    Form(form): Form<TokenForm>,
+    PagePost { user, .. }: PagePost,
 ) -> Result<Response, PageError> {
-    csrf.check(&form.csrf)?;
     set_cancel_at_period_end(&state, &user, &id, true).await
 }
 
 async fn resume(
     State(state): State<AppState>,
-    _limit: PageLimit,
-    SignedIn(user): SignedIn,
-    csrf: CsrfToken,
     Path(IdPath { id }): Path<IdPath>,
-    Form(form): Form<TokenForm>,
+    PagePost { user, .. }: PagePost,
 ) -> Result<Response, PageError> {
-    csrf.check(&form.csrf)?;
     set_cancel_at_period_end(&state, &user, &id, false).await
 }

@@ -6,13 +6,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Form;
 use maud::html;
 use paywarden_core::courses::BookingStatus;
 
 use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{money, page, when};
-use super::{back_to, to_stripe, IdPath, PageError, PageLimit, SignedIn, TokenForm};
+use super::{back_to, to_stripe, IdPath, PageError, PagePost, SignedIn};
 use crate::extract::Path;
 use crate::route_table::Routes;
 use crate::routes::bookings::booking_id;
@@ -84,13 +83,9 @@ async fn list(
 
 async fn pay(
     State(state): State<AppState>,
-    _limit: PageLimit,
-    SignedIn(user): SignedIn,
-    csrf: CsrfToken,
     Path(IdPath { id }): Path<IdPath>,
-    Form(form): Form<TokenForm>,
+    PagePost { user, .. }: PagePost,
 ) -> Result<Response, PageError> {
-    csrf.check(&form.csrf)?;
     let checkout = state
         .billing()?
         .booking_checkout(&user, booking_id(&id)?)
@@ -100,13 +95,9 @@ async fn pay(
 
 async fn cancel(
     State(state): State<AppState>,
-    _limit: PageLimit,
-    SignedIn(user): SignedIn,
-    csrf: CsrfToken,
     Path(IdPath { id }): Path<IdPath>,
-    Form(form): Form<TokenForm>,
+    PagePost { user, .. }: PagePost,
 ) -> Result<Response, PageError> {
-    csrf.check(&form.csrf)?;
     state
         .billing()?
         .cancel_booking(&user, booking_id(&id)?)

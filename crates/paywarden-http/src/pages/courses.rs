@@ -6,13 +6,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Form;
 use maud::{html, Markup};
 use paywarden_store::{now_ms, CourseSeats};
 
 use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{money, page, when};
-use super::{to_stripe, IdPath, PageError, PageLimit, SignedIn, TokenForm};
+use super::{to_stripe, IdPath, PageError, PagePost, SignedIn};
 use crate::extract::Path;
 use crate::route_table::Routes;
 use crate::routes::bookings::course_id;
@@ -107,13 +106,9 @@ async fn show(
 
 async fn book(
     State(state): State<AppState>,
-    _limit: PageLimit,
-    SignedIn(user): SignedIn,
-    csrf: CsrfToken,
     Path(IdPath { id }): Path<IdPath>,
-    Form(form): Form<TokenForm>,
+    PagePost { user, .. }: PagePost,
 ) -> Result<Response, PageError> {
-    csrf.check(&form.csrf)?;
     let checkout = state.billing()?.book(&user, course_id(&id)?).await?;
     Ok(to_stripe(&checkout.checkout_url))
 }

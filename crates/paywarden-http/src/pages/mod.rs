@@ -11,7 +11,11 @@ mod bookings;
 mod courses;
 mod pricing;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::Form;
+use serde::de::DeserializeOwned;
+
+use self::csrf::CsrfToken;
 use axum::http::header::LOCATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -46,6 +50,51 @@ pub(crate) struct IdPath {
 pub(crate) struct TokenForm {
     #[serde(default)]
     pub csrf: String,
+}
+
+/// A page form: it carries the visitor's CSRF token.
+pub(crate) trait CsrfForm {
+    fn csrf(&self) -> &str;
+}
+
+impl CsrfForm for TokenForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// A page's form post, admitted: within the payment rate budget, from a
+/// signed-in visitor, carrying their CSRF token. Every page post takes
+/// it, so none can skip a check.
+#[derive(Debug)]
+pub(crate) struct PagePost<F = TokenForm> {
+    pub user: UserId,
+    pub form: F,
+}
+
+impl<F> FromRequest<AppState> for PagePost<F>
+where
+    F: DeserializeOwned + CsrfForm + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        PageLimit::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let SignedIn(user) = SignedIn::from_request_parts(&mut parts, state).await?;
+        let csrf = match CsrfToken::from_request_parts(&mut parts, state).await {
+            Ok(csrf) => csrf,
+            Err(never) => match never {},
+        };
+        let Form(form) = Form::<F>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        csrf.check(form.csrf())
+            .map_err(|err| PageError::from(err).into_response())?;
+        Ok(Self { user, form })
+    }
 }
 
 /// 303 to a Stripe-hosted page (Checkout, the billing portal).

@@ -6,14 +6,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Form;
 use maud::html;
 use paywarden_app::billing::{NewCheckout, PlanPrice};
 use serde::Deserialize;
 
 use super::csrf::{CsrfToken, CSRF_FIELD};
 use super::layout::{feature_items, money, page};
-use super::{to_stripe, PageError, PageLimit, SignedIn};
+use super::{to_stripe, CsrfForm, PageError, PagePost, SignedIn};
 use crate::route_table::Routes;
 use crate::AppState;
 
@@ -72,14 +71,16 @@ struct CheckoutForm {
     price: String,
 }
 
+impl CsrfForm for CheckoutForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 async fn checkout(
     State(state): State<AppState>,
-    _limit: PageLimit,
-    SignedIn(user): SignedIn,
-    csrf: CsrfToken,
-    Form(form): Form<CheckoutForm>,
+    PagePost { user, form }: PagePost<CheckoutForm>,
 ) -> Result<Response, PageError> {
-    csrf.check(&form.csrf)?;
     let session = state
         .billing()?
         .create_checkout(

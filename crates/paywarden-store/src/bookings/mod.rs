@@ -220,6 +220,25 @@ pub(crate) fn read_booking(row: &AnyRow) -> Result<Booking, StoreError> {
     })
 }
 
+/// Remembers that `session_id` was made for `booking` (once).
+pub(crate) async fn record_session(
+    conn: &mut sqlx::AnyConnection,
+    booking: BookingId,
+    session_id: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO booking_sessions (session_id, booking_id, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (session_id) DO NOTHING",
+    )
+    .bind(session_id)
+    .bind(booking.to_string())
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Tells the host product, in the same transaction, that a booking
 /// changed (`booking.updated`, to the endpoints subscribed to it).
 pub(crate) async fn announce(
@@ -387,15 +406,7 @@ impl Bookings for Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO booking_sessions (session_id, booking_id, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (session_id) DO NOTHING",
-        )
-        .bind(session_id)
-        .bind(booking.to_string())
-        .bind(now_ms)
-        .execute(&mut *tx.tx)
-        .await?;
+        record_session(&mut tx.tx, booking, session_id, now_ms).await?;
         sqlx::query(
             "UPDATE bookings SET checkout_session_id = $2, checkout_url = $5, hold_until = $3, \
                  updated_at = $4 \

@@ -7,7 +7,9 @@ use paywarden_core::ids::BookingId;
 use paywarden_core::projection::{BookingRecord, CheckoutOutcome, RefundRecord};
 use sqlx::AnyConnection;
 
-use super::{announce, read_booking, seats, Booking, BOOKING_COLUMNS, RETURNED_COLUMNS};
+use super::{
+    announce, read_booking, record_session, seats, Booking, BOOKING_COLUMNS, RETURNED_COLUMNS,
+};
 use crate::backend::Backend;
 use crate::error::StoreError;
 
@@ -80,15 +82,7 @@ pub(crate) async fn settle(
         return Ok(Settled::Unknown);
     };
     if let Some(session_id) = session_id {
-        sqlx::query(
-            "INSERT INTO booking_sessions (session_id, booking_id, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (session_id) DO NOTHING",
-        )
-        .bind(session_id)
-        .bind(id.to_string())
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?;
+        record_session(conn, id, session_id, now_ms).await?;
     }
     let update = |set: &str| {
         format!(
